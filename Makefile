@@ -1,0 +1,42 @@
+# Two commands do everything on a fresh clone: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+MANIFEST := dbt_project/target/manifest.json
+DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/dbt_project.yml dbt_project/profiles.yml -type f 2>/dev/null)
+
+.PHONY: setup run test ui lint format benchmark clean
+
+setup: $(INSTALLED) $(MANIFEST)
+
+$(INSTALLED): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+# dagster-dbt loads the manifest at import; `dbt parse` makes it without opening the warehouse.
+$(MANIFEST): $(INSTALLED) $(DBT_SOURCES)
+	cd dbt_project && ../$(BIN)/dbt parse --profiles-dir . --quiet
+	touch $@
+
+run: setup
+	$(BIN)/python -m orchestration.cli run
+
+test: setup
+	$(BIN)/python -m pytest
+
+ui: setup
+	$(BIN)/python -m orchestration.cli ui
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(INSTALLED)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf .state data dbt_project/target dbt_project/logs

@@ -1,0 +1,154 @@
+{#- Customer features as of each snapshot date in int_as_of_dates. The one definition of every
+    feature: customer_features is its latest snapshot, churn training uses the earlier ones.
+    A snapshot only sees orders and events strictly before its cutoff_at. -#}
+{%- set categories = product_categories() %}
+-- depends_on: {{ ref('stg_shop__products') }} (categories are read when the model runs)
+
+with snapshots as (
+    select * from {{ ref('int_as_of_dates') }}
+),
+
+customers as (
+    select * from {{ ref('stg_shop__customers') }}
+),
+
+orders as (
+    select * from {{ ref('fct_orders') }}
+),
+
+items as (
+    select * from {{ ref('fct_order_items') }}
+),
+
+activity as (
+    select * from {{ ref('int_customer_daily_activity') }}
+),
+
+customer_snapshots as (
+    select
+        customers.customer_id,
+        customers.signup_date,
+        snapshots.snapshot_index,
+        snapshots.as_of_date,
+        snapshots.cutoff_at
+    from customers
+    inner join snapshots on customers.signup_at < snapshots.cutoff_at
+),
+
+order_stats as (
+    select
+        s.customer_id,
+        s.as_of_date,
+        count(*) filter (where not o.is_cancelled) as frequency,
+        count(*) filter (where o.is_revenue) as completed_orders,
+        count(*) as orders_placed,
+        count(*) filter (where o.is_cancelled) as cancelled_orders,
+        count(*) filter (where o.is_returned) as returned_orders,
+        min(o.ordered_at) filter (where not o.is_cancelled) as first_order_at,
+        max(o.ordered_at) filter (where not o.is_cancelled) as last_order_at,
+        coalesce(sum(o.net_amount) filter (where o.is_revenue), 0) as monetary,
+        coalesce(sum(o.gross_amount) filter (where not o.is_cancelled), 0) as gross_amount,
+        coalesce(sum(o.discount_amount) filter (where not o.is_cancelled), 0) as discount_amount,
+        coalesce(sum(o.n_units) filter (where not o.is_cancelled), 0) as units,
+        count(*) filter (
+            where not o.is_cancelled and o.ordered_at >= s.cutoff_at - interval 90 day
+        ) as orders_90d,
+        coalesce(sum(o.net_amount) filter (
+            where o.is_revenue and o.ordered_at >= s.cutoff_at - interval 90 day
+        ), 0) as revenue_90d,
+        count(*) filter (
+            where not o.is_cancelled and o.ordered_at >= s.cutoff_at - interval 365 day
+        ) as orders_365d
+    from customer_snapshots as s
+    inner join orders as o
+        on o.customer_id = s.customer_id and o.ordered_at < s.cutoff_at
+    group by s.customer_id, s.as_of_date
+),
+
+item_stats as (
+    select
+        s.customer_id,
+        s.as_of_date,
+        count(distinct i.product_id) as distinct_products,
+        count(distinct i.category) as distinct_categories,
+        avg(i.unit_price) as avg_unit_price,
+        coalesce(sum(i.net_amount) filter (where i.status = 'completed'), 0) as item_revenue
+        {%- for category in categories %},
+        coalesce(sum(i.net_amount) filter (
+            where i.status = 'completed' and i.category = '{{ category.name | replace("'", "''") }}'
+        ), 0) as spend_{{ category.slug }}
+        {%- endfor %}
+    from customer_snapshots as s
+    inner join items as i
+        on i.customer_id = s.customer_id and i.ordered_at < s.cutoff_at and not i.is_cancelled
+    group by s.customer_id, s.as_of_date
+),
+
+activity_stats as (
+    select
+        s.customer_id,
+        s.as_of_date,
+        max(a.activity_date) as last_session_date,
+        sum(a.sessions) filter (where a.activity_date > s.as_of_date - 30) as sessions_30d,
+        sum(a.sessions) filter (where a.activity_date > s.as_of_date - 90) as sessions_90d,
+        sum(a.product_views) filter (where a.activity_date > s.as_of_date - 30) as product_views_30d,
+        sum(a.product_views) filter (where a.activity_date > s.as_of_date - 90) as product_views_90d,
+        sum(a.searches) filter (where a.activity_date > s.as_of_date - 90) as searches_90d,
+        sum(a.add_to_carts) filter (where a.activity_date > s.as_of_date - 30) as add_to_carts_30d,
+        sum(a.add_to_carts) filter (where a.activity_date > s.as_of_date - 90) as add_to_carts_90d,
+        sum(a.purchase_sessions) filter (where a.activity_date > s.as_of_date - 30) as purchase_sessions_30d,
+        sum(a.purchase_sessions) filter (where a.activity_date > s.as_of_date - 90) as purchase_sessions_90d
+    from customer_snapshots as s
+    inner join activity as a
+        on a.customer_id = s.customer_id and a.activity_date <= s.as_of_date
+    group by s.customer_id, s.as_of_date
+),
+
+final as (
+    select
+        s.customer_id,
+        s.as_of_date,
+        s.snapshot_index,
+        date_diff('day', s.signup_date, s.as_of_date) as tenure_days,
+        date_diff('day', cast(o.last_order_at as date), s.as_of_date) as recency_days,
+        date_diff('day', cast(o.first_order_at as date), s.as_of_date) as days_since_first_order,
+        coalesce(o.frequency, 0) as frequency,
+        coalesce(o.monetary, 0) as monetary,
+        o.monetary / nullif(o.completed_orders, 0) as avg_order_value,
+        case when o.frequency > 1
+            then date_diff('day', o.first_order_at, o.last_order_at) / (o.frequency - 1.0)
+        end as mean_days_between_orders,
+        coalesce(o.orders_90d, 0) as orders_90d,
+        coalesce(o.orders_365d, 0) as orders_365d,
+        coalesce(o.revenue_90d, 0) as revenue_90d,
+        coalesce(o.cancelled_orders / nullif(o.orders_placed, 0), 0) as cancel_rate,
+        coalesce(o.returned_orders / nullif(o.frequency, 0), 0) as return_rate,
+        coalesce(o.discount_amount / nullif(o.gross_amount, 0), 0) as discount_share,
+        o.units / nullif(o.frequency, 0) as avg_units_per_order,
+        i.avg_unit_price,
+        coalesce(i.distinct_products, 0) as distinct_products,
+        coalesce(i.distinct_categories, 0) as distinct_categories,
+        date_diff('day', act.last_session_date, s.as_of_date) as days_since_last_session,
+        coalesce(act.sessions_30d, 0) as sessions_30d,
+        coalesce(act.sessions_90d, 0) as sessions_90d,
+        coalesce(act.product_views_30d, 0) as product_views_30d,
+        coalesce(act.product_views_90d, 0) as product_views_90d,
+        coalesce(act.searches_90d, 0) as searches_90d,
+        coalesce(act.add_to_carts_30d, 0) as add_to_carts_30d,
+        coalesce(act.add_to_carts_90d, 0) as add_to_carts_90d,
+        coalesce(act.purchase_sessions_30d / nullif(act.sessions_30d, 0), 0) as conversion_rate_30d,
+        coalesce(act.purchase_sessions_90d / nullif(act.sessions_90d, 0), 0) as conversion_rate_90d
+        {%- for category in categories %},
+        coalesce(i.spend_{{ category.slug }} / nullif(i.item_revenue, 0), 0)
+            as spend_share_{{ category.slug }}
+        {%- endfor %}
+    from customer_snapshots as s
+    left join order_stats as o
+        on o.customer_id = s.customer_id and o.as_of_date = s.as_of_date
+    left join item_stats as i
+        on i.customer_id = s.customer_id and i.as_of_date = s.as_of_date
+    left join activity_stats as act
+        on act.customer_id = s.customer_id and act.as_of_date = s.as_of_date
+)
+
+select * from final

@@ -1,0 +1,80 @@
+{#- What each known customer did with each product: purchases, views and add-to-carts, in total and
+    split at the recommender's holdout start (the last recommender_holdout_days days). -#}
+with items as (
+    select * from {{ ref('fct_order_items') }}
+    where not is_cancelled and customer_id is not null
+),
+
+events as (
+    select * from {{ ref('stg_shop__web_events') }}
+    where customer_id is not null
+      and product_id is not null
+      and event_type in ('product_view', 'add_to_cart')
+),
+
+holdout as (
+    select
+        cast(data_last_day - {{ var('recommender_holdout_days') | int }} + 1 as date)
+            as holdout_start_date
+    from {{ ref('int_as_of_dates') }}
+    where snapshot_index = 0
+),
+
+purchases as (
+    select
+        items.customer_id,
+        items.product_id,
+        count(distinct items.order_id) as purchases,
+        sum(items.quantity) as units,
+        sum(items.net_amount) as revenue,
+        max(items.ordered_at) as last_purchased_at,
+        count(distinct items.order_id) filter (where items.order_date < holdout.holdout_start_date)
+            as purchases_before_holdout,
+        count(distinct items.order_id) filter (where items.order_date >= holdout.holdout_start_date)
+            as purchases_in_holdout
+    from items
+    cross join holdout
+    group by items.customer_id, items.product_id
+),
+
+browsing as (
+    select
+        events.customer_id,
+        events.product_id,
+        count(*) filter (where events.event_type = 'product_view') as views,
+        count(*) filter (where events.event_type = 'add_to_cart') as add_to_carts,
+        max(events.event_at) as last_browsed_at,
+        count(*) filter (
+            where events.event_type = 'product_view' and events.event_date < holdout.holdout_start_date
+        ) as views_before_holdout,
+        count(*) filter (
+            where events.event_type = 'add_to_cart' and events.event_date < holdout.holdout_start_date
+        ) as add_to_carts_before_holdout
+    from events
+    cross join holdout
+    group by events.customer_id, events.product_id
+),
+
+final as (
+    select
+        coalesce(purchases.customer_id, browsing.customer_id) as customer_id,
+        coalesce(purchases.product_id, browsing.product_id) as product_id,
+        coalesce(purchases.purchases, 0) as purchases,
+        coalesce(purchases.units, 0) as units,
+        coalesce(purchases.revenue, 0) as revenue,
+        coalesce(browsing.views, 0) as views,
+        coalesce(browsing.add_to_carts, 0) as add_to_carts,
+        greatest(purchases.last_purchased_at, browsing.last_browsed_at) as last_interaction_at,
+        holdout.holdout_start_date,
+        coalesce(purchases.purchases_before_holdout, 0) as purchases_before_holdout,
+        coalesce(browsing.views_before_holdout, 0) as views_before_holdout,
+        coalesce(browsing.add_to_carts_before_holdout, 0) as add_to_carts_before_holdout,
+        coalesce(purchases.purchases_in_holdout, 0) as purchases_in_holdout
+    from purchases
+    full outer join browsing
+        on purchases.customer_id = browsing.customer_id
+        and purchases.product_id = browsing.product_id
+    cross join holdout
+)
+
+select * from final

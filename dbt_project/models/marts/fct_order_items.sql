@@ -1,0 +1,36 @@
+with items as (
+    select * from {{ ref('stg_shop__order_items') }}
+),
+
+orders as (
+    select * from {{ ref('stg_shop__orders') }}
+),
+
+products as (
+    select * from {{ ref('stg_shop__products') }}
+),
+
+joined as (
+    select
+        items.order_id,
+        items.line_number,
+        orders.customer_id,
+        orders.ordered_at,
+        orders.order_date,
+        orders.status,
+        orders.is_cancelled,
+        orders.is_returned,
+        items.product_id,
+        products.category,
+        products.brand,
+        items.quantity,
+        items.unit_price,
+        items.discount_amount,
+        items.gross_amount,
+        items.net_amount
+    from items
+    inner join orders on items.order_id = orders.order_id
+    left join products on items.product_id = products.product_id
+)
+
+select * from joined

@@ -1,0 +1,1 @@
+"""Model code for the platform: plain Python in scikit-learn style, no orchestrator imports."""

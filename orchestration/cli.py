@@ -1,0 +1,160 @@
+"""Command line behind `make run` and `make ui`.
+
+python -m orchestration.cli run    # generate the synthetic shop if missing, refresh everything, print a summary
+python -m orchestration.cli ui     # Dagster webserver + daemon for the same instance and warehouse
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+from orchestration.instance import ensure_instance
+from orchestration.settings import (
+    DAGSTER_HOME,
+    DUCKDB_PATH,
+    LANDING_DIR,
+    REFRESH_JOB,
+    REPO_ROOT,
+    SOURCE_TABLES,
+    TRUTH_DIR,
+)
+
+
+def ensure_landing_data(customers: int | None = None) -> None:
+    """Generate the default synthetic shop unless landing files are already there."""
+    from orchestration.defs.ingestion import landing_files
+
+    if all(landing_files(table) for table in SOURCE_TABLES):
+        print(f"Landing data: {LANDING_DIR} (reused)")
+        return
+    from ml.synthetic import ShopConfig, generate
+
+    config = ShopConfig() if customers is None else ShopConfig(customers=customers)
+    print(
+        f"Landing data missing in {LANDING_DIR}: generating the synthetic shop ({config.customers:,} customers)"
+    )
+    started = time.perf_counter()
+    generate(config, LANDING_DIR, TRUTH_DIR, progress=True)
+    print(f"Generated in {time.perf_counter() - started:.1f} s")
+
+
+class _Progress(threading.Thread):
+    """Prints a line as each step of the run finishes, read from the instance's event log."""
+
+    def __init__(self, instance, run_id: str, total: int) -> None:  # noqa: ANN001
+        super().__init__(daemon=True)
+        self.instance, self.run_id, self.total = instance, run_id, total
+        self.stop = threading.Event()
+        self.started = time.perf_counter()
+
+    def run(self) -> None:
+        from dagster import DagsterEventType
+
+        kinds = {
+            DagsterEventType.STEP_SUCCESS,
+            DagsterEventType.STEP_FAILURE,
+            DagsterEventType.STEP_SKIPPED,
+        }
+        seen: set[str] = set()
+        while not self.stop.is_set():
+            self._report(kinds, seen)
+            self.stop.wait(0.5)
+        self._report(kinds, seen)
+
+    def _report(self, kinds, seen: set[str]) -> None:  # noqa: ANN001
+        for record in self.instance.all_logs(self.run_id, of_type=kinds):
+            event = record.dagster_event
+            if event.step_key in seen:
+                continue
+            seen.add(event.step_key)
+            status = {"STEP_SUCCESS": "ok", "STEP_FAILURE": "FAILED", "STEP_SKIPPED": "skipped"}[
+                event.event_type_value
+            ]
+            elapsed = time.perf_counter() - self.started
+            print(
+                f"  [{len(seen):>2}/{self.total}] {event.step_key:<45} {status:<7} {elapsed:6.1f} s",
+                flush=True,
+            )
+
+
+def run(customers: int | None = None) -> int:
+    """Materialize every asset through Dagster against the persistent instance, then summarize."""
+    wall = time.perf_counter()
+    ensure_instance()
+    ensure_landing_data(customers)
+
+    print("Loading Dagster definitions ...", flush=True)
+    from dagster import DagsterInstance
+    from dagster._core.utils import make_new_run_id
+
+    from orchestration.definitions import defs
+    from orchestration.summary import print_summary
+
+    job = defs.resolve_job_def(REFRESH_JOB)
+    instance = DagsterInstance.get()
+    run_id = make_new_run_id()
+    steps = (
+        len(job.get_execution_plan_snapshot().steps)
+        if hasattr(job, "get_execution_plan_snapshot")
+        else 0
+    )
+    print(f"Refreshing all assets (run {run_id}, instance {DAGSTER_HOME})", flush=True)
+    progress = _Progress(instance, run_id, steps or len(job.graph.node_dict))
+    progress.start()
+    result = job.execute_in_process(
+        instance=instance,
+        run_id=run_id,
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+        tags={"launched_by": "make run"},
+    )
+    progress.stop.set()
+    progress.join()
+    print_summary(instance, run_id, time.perf_counter() - wall)
+    return 0 if result.success else 1
+
+
+def ui(host: str, port: int) -> None:
+    """Replace this process with `dagster dev` (webserver and daemon) for the same instance."""
+    ensure_instance()
+    print(
+        f"Dagster UI: http://{host}:{port}  (instance {DAGSTER_HOME}, warehouse {DUCKDB_PATH})",
+        flush=True,
+    )
+    dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
+    os.chdir(REPO_ROOT)
+    os.execv(dagster, [dagster, "dev", "-w", "workspace.yaml", "-h", host, "-p", str(port)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m orchestration.cli",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_parser = commands.add_parser("run", help="refresh every asset and print a summary")
+    run_parser.add_argument(
+        "--customers",
+        type=int,
+        default=None,
+        help="size of the synthetic shop generated when landing data is missing",
+    )
+    ui_parser = commands.add_parser("ui", help="start the Dagster webserver and daemon")
+    ui_parser.add_argument("--host", default="127.0.0.1")
+    ui_parser.add_argument("--port", type=int, default=3000)
+    args = parser.parse_args(argv)
+    handlers: dict[str, Callable[[], int | None]] = {
+        "run": lambda: run(args.customers),
+        "ui": lambda: ui(args.host, args.port),
+    }
+    return handlers[args.command]() or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Asset, check, schedule and resource definitions, one module per concern."""

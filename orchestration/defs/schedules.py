@@ -1,0 +1,22 @@
+"""The daily refresh of the whole graph."""
+
+import dagster as dg
+
+from orchestration.settings import REFRESH_CRON, REFRESH_JOB, REFRESH_TIMEZONE
+
+refresh_all_job = dg.define_asset_job(
+    name=REFRESH_JOB,
+    selection=dg.AssetSelection.all(),
+    description="Ingest, transform, check, train and score everything.",
+    # Steps run one after another in the run's process: DuckDB has a single writer, and each
+    # extra process would pay several seconds of start-up.
+    executor_def=dg.in_process_executor,
+)
+
+daily_refresh = dg.ScheduleDefinition(
+    job=refresh_all_job,
+    cron_schedule=REFRESH_CRON,
+    execution_timezone=REFRESH_TIMEZONE,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Refresh every asset once a day.",
+)

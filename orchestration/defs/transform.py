@@ -1,0 +1,84 @@
+"""dbt models as Dagster assets (dagster-dbt), keyed by warehouse schema and table.
+
+Two @dbt_assets: everything up to the marts runs before the models; the `activation` folder
+(customer_360, schema `scores`) reads the scored tables and so runs after them.
+"""
+
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
+
+from orchestration.settings import DBT_PROJECT_DIR, DUCKDB_POOL
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+# Only acts under `dagster dev`; `make` runs `dbt parse` once at set-up otherwise.
+dbt_project.prepare_if_dev()
+
+ACTIVATION_SELECTION = "path:models/activation"
+
+
+class ShopDbtTranslator(DagsterDbtTranslator):
+    """Models are keyed `<schema>/<model>` and grouped by schema, so the UI mirrors the warehouse."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "model":
+            return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "model":
+            return dbt_resource_props["schema"]
+        return super().get_group_name(dbt_resource_props)
+
+
+translator = ShopDbtTranslator(
+    settings=DagsterDbtTranslatorSettings(
+        enable_asset_checks=True, enable_source_tests_as_checks=False
+    )
+)
+
+
+def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    yield from dbt.cli(["build"], context=context).stream()
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    exclude=ACTIVATION_SELECTION,
+    dagster_dbt_translator=translator,
+    pool=DUCKDB_POOL,
+    name="dbt_features",
+)
+def dbt_feature_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    """Staging, intermediate and mart models with their dbt tests (shown as asset checks)."""
+    yield from _build(context, dbt)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    select=ACTIVATION_SELECTION,
+    dagster_dbt_translator=translator,
+    pool=DUCKDB_POOL,
+    name="dbt_activation",
+)
+def dbt_activation_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    """customer_360: the wide activation table joining features and every score."""
+    yield from _build(context, dbt)
+
+
+# The dbt installed beside this interpreter, so the venv need not be on PATH.
+dbt_resource = DbtCliResource(
+    project_dir=dbt_project, dbt_executable=str(Path(sys.executable).with_name("dbt"))
+)

@@ -1,0 +1,94 @@
+"""The summary `make run` prints: rows per table, segments, model metrics, time per stage."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import duckdb
+from dagster import AssetKey, DagsterInstance
+
+from orchestration.settings import DUCKDB_PATH, EXPORT_DIR, SCORES_SCHEMA, SEGMENTS_TABLE
+
+MODEL_ASSETS = {
+    "segmentation": AssetKey(["models", "customer_segmentation"]),
+    "churn": AssetKey(["models", "churn"]),
+    "recommender": AssetKey(["models", "recommender"]),
+}
+SCHEMAS = ("raw", "marts", SCORES_SCHEMA)
+
+
+def stage_of(step_key: str) -> str:
+    """The pipeline stage a step belongs to, from its step key."""
+    if "great_expectations" in step_key:
+        return "quality checks"
+    for prefix, stage in (
+        ("raw__", "ingestion"),
+        ("dbt_features", "dbt features"),
+        ("models__", "model training"),
+        ("scores__", "scoring"),
+        ("dbt_activation", "customer_360 (dbt)"),
+    ):
+        if step_key.startswith(prefix):
+            return stage
+    return "other"
+
+
+def _metadata_value(metadata: dict, key: str) -> object:
+    value = metadata.get(key)
+    return getattr(value, "value", value)
+
+
+def print_summary(instance: DagsterInstance, run_id: str, wall_seconds: float) -> None:
+    run = instance.get_run_by_id(run_id)
+    print(f"\n=== Run {run_id}: {run.status.value if run else 'unknown'} ===")
+
+    times: dict[str, float] = defaultdict(float)
+    failed = []
+    for stats in instance.get_run_step_stats(run_id):
+        if stats.start_time and stats.end_time:
+            times[stage_of(stats.step_key)] += stats.end_time - stats.start_time
+        if stats.status and stats.status.value != "SUCCESS":
+            failed.append(f"{stats.step_key} ({stats.status.value.lower()})")
+    print("\nWall time per stage")
+    for stage, seconds in times.items():
+        print(f"  {stage:<22} {seconds:6.1f} s")
+    print(f"  {'total (make run)':<22} {wall_seconds:6.1f} s")
+    if failed:
+        print("\nSteps that did not succeed: " + ", ".join(failed))
+        print("Open the run in the UI (make ui) to see why.")
+
+    print("\nModels on held-out data (higher is better)")
+    print(f"  {'model':<14} {'metric':<12} {'model':>8} {'baseline':>9}  baseline")
+    for name, key in MODEL_ASSETS.items():
+        event = instance.get_latest_materialization_event(key)
+        if event is None or event.run_id != run_id:
+            print(f"  {name:<14} not trained in this run")
+            continue
+        metadata = event.asset_materialization.metadata
+        print(
+            f"  {name:<14} {_metadata_value(metadata, 'holdout_metric'):<12} "
+            f"{_metadata_value(metadata, 'holdout_value'):>8.3f} "
+            f"{_metadata_value(metadata, 'baseline_value'):>9.3f}  {_metadata_value(metadata, 'baseline')}"
+        )
+
+    if not DUCKDB_PATH.exists():
+        return
+    with duckdb.connect(str(DUCKDB_PATH)) as conn:
+        tables = conn.execute(
+            "select table_schema, table_name from information_schema.tables "
+            f"where table_schema in {SCHEMAS} and table_type = 'BASE TABLE' order by 1, 2"
+        ).fetchall()
+        print("\nRows per table")
+        for schema, table in tables:
+            count = conn.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
+            print(f"  {schema + '.' + table:<42} {count:>12,}")
+        if (SCORES_SCHEMA, SEGMENTS_TABLE) in tables:
+            print("\nSegment sizes")
+            for segment, count in conn.execute(
+                f"select segment, count(*) from {SCORES_SCHEMA}.{SEGMENTS_TABLE} group by 1 order by 2 desc"
+            ).fetchall():
+                print(f"  {segment:<22} {count:>8,}")
+
+    print(f"\nWarehouse: {DUCKDB_PATH}")
+    print(f"Parquet exports: {EXPORT_DIR}")
+    print("Open the UI: make ui, then http://127.0.0.1:3000")
