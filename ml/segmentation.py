@@ -21,30 +21,29 @@ PROSPECTS = "Prospects"
 
 SEGMENT_FEATURES: tuple[str, ...] = (
     "recency_days",
-    "frequency",
+    "orders_per_year",
     "monetary",
-    "avg_order_value",
     "avg_unit_price",
-    "tenure_days",
     "discount_share",
-    "return_rate",
-    "sessions_90d",
+    "sessions_365d",
     "conversion_rate_90d",
 )
+# Segments are named from a profile over these (the clustering features and tenure).
+PROFILE_FEATURES: tuple[str, ...] = (*SEGMENT_FEATURES, "tenure_days")
 # Heavy-tailed features are log-scaled before standardizing.
-_LOG_FEATURES = {"frequency", "monetary", "avg_order_value", "avg_unit_price", "sessions_90d"}
+_LOG_FEATURES = {"orders_per_year", "monetary", "avg_unit_price", "sessions_365d"}
 
 # Each name scores a cluster by its standardized profile (positive = the trait is strong).
 # Names are assigned one per cluster by maximizing the total score (Hungarian algorithm).
 SEGMENT_NAMES: dict[str, dict[str, float]] = {
-    "Champions": {"recency_days": -1.0, "frequency": 1.0, "monetary": 1.0},
-    "Big spenders": {"avg_order_value": 1.0, "avg_unit_price": 1.0, "discount_share": -0.5},
+    "Champions": {"recency_days": -1.0, "orders_per_year": 1.0, "monetary": 1.0},
+    "Big spenders": {"avg_unit_price": 1.5, "monetary": 0.5, "discount_share": -0.5},
     "Bargain hunters": {"discount_share": 1.5, "avg_unit_price": -0.5},
-    "Window shoppers": {"sessions_90d": 1.0, "conversion_rate_90d": -1.0, "frequency": -0.5},
-    "At risk": {"recency_days": 1.0, "frequency": 0.5, "monetary": 0.5},
-    "Hibernating": {"recency_days": 1.0, "frequency": -1.0, "sessions_90d": -0.5},
+    "Window shoppers": {"sessions_365d": 1.0, "conversion_rate_90d": -1.0, "orders_per_year": -0.5},
+    "At risk": {"recency_days": 1.0, "orders_per_year": 0.5, "monetary": 0.5},
+    "Hibernating": {"recency_days": 1.0, "orders_per_year": -1.0, "sessions_365d": -0.5},
     "New customers": {"tenure_days": -1.5, "recency_days": -0.5},
-    "Loyal customers": {"frequency": 1.0, "recency_days": -0.5, "return_rate": -0.3},
+    "Loyal customers": {"orders_per_year": 1.0, "recency_days": -0.5},
     "Need attention": {},
 }
 
@@ -79,7 +78,7 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
     def __init__(
         self,
         features: Sequence[str] = SEGMENT_FEATURES,
-        k_values: Sequence[int] = (3, 4, 5, 6, 7, 8),
+        k_values: Sequence[int] = (4, 5, 6, 7, 8),
         silhouette_sample: int = 5000,
         random_state: int = 0,
     ) -> None:
@@ -115,9 +114,11 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         self.pipeline_ = fitted[self.k_]
         self.silhouette_ = self.silhouette_by_k_[self.k_]
         labels = self.pipeline_.named_steps["cluster"].labels_
-        scaled_profiles = pd.DataFrame(scaled, columns=list(self.features)).groupby(labels).mean()
+        profile_features = [f for f in PROFILE_FEATURES if f in buyers]
+        described = StandardScaler().fit_transform(_prepare(buyers, profile_features))
+        scaled_profiles = pd.DataFrame(described, columns=profile_features).groupby(labels).mean()
         self.segment_names_ = name_segments(scaled_profiles)
-        self.profiles_ = data.assign(cluster=labels).groupby("cluster").mean()
+        self.profiles_ = buyers[profile_features].assign(cluster=labels).groupby("cluster").mean()
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:

@@ -7,11 +7,13 @@ python -m orchestration.cli ui     # Dagster webserver + daemon for the same ins
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import TextIO
 
 from orchestration.instance import ensure_instance
 from orchestration.settings import (
@@ -21,6 +23,7 @@ from orchestration.settings import (
     REFRESH_JOB,
     REPO_ROOT,
     SOURCE_TABLES,
+    STATE_DIR,
     TRUTH_DIR,
 )
 
@@ -46,9 +49,9 @@ def ensure_landing_data(customers: int | None = None) -> None:
 class _Progress(threading.Thread):
     """Prints a line as each step of the run finishes, read from the instance's event log."""
 
-    def __init__(self, instance, run_id: str, total: int) -> None:  # noqa: ANN001
+    def __init__(self, instance, run_id: str, total: int, out: TextIO) -> None:  # noqa: ANN001
         super().__init__(daemon=True)
-        self.instance, self.run_id, self.total = instance, run_id, total
+        self.instance, self.run_id, self.total, self.out = instance, run_id, total, out
         self.stop = threading.Event()
         self.started = time.perf_counter()
 
@@ -90,6 +93,7 @@ def run(customers: int | None = None) -> int:
 
     print("Loading Dagster definitions ...", flush=True)
     from dagster import DagsterInstance
+    from dagster._core.execution.api import create_execution_plan
     from dagster._core.utils import make_new_run_id
 
     from orchestration.definitions import defs
@@ -98,23 +102,27 @@ def run(customers: int | None = None) -> int:
     job = defs.resolve_job_def(REFRESH_JOB)
     instance = DagsterInstance.get()
     run_id = make_new_run_id()
-    steps = (
-        len(job.get_execution_plan_snapshot().steps)
-        if hasattr(job, "get_execution_plan_snapshot")
-        else 0
-    )
-    print(f"Refreshing all assets (run {run_id}, instance {DAGSTER_HOME})", flush=True)
-    progress = _Progress(instance, run_id, steps or len(job.graph.node_dict))
+    steps = len(create_execution_plan(job).step_keys_to_execute)
+    log_path = STATE_DIR / "logs" / f"run-{run_id}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    print(f"Refreshing all assets: run {run_id} in the instance at {DAGSTER_HOME}", flush=True)
+    print(f"Full log: {log_path}", flush=True)
+    progress = _Progress(instance, run_id, steps, sys.stdout)
     progress.start()
-    result = job.execute_in_process(
-        instance=instance,
-        run_id=run_id,
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-        tags={"launched_by": "make run"},
-    )
-    progress.stop.set()
-    progress.join()
+    # dbt and the libraries print a lot: it goes to the log file, progress lines to the terminal.
+    with (
+        open(log_path, "w") as log,
+        contextlib.redirect_stdout(log),
+        contextlib.redirect_stderr(log),
+    ):
+        result = job.execute_in_process(
+            instance=instance,
+            run_id=run_id,
+            raise_on_error=False,
+            tags={"launched_by": "make run"},
+        )
+        progress.stop.set()
+        progress.join()
     print_summary(instance, run_id, time.perf_counter() - wall)
     return 0 if result.success else 1
 

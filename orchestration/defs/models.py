@@ -94,7 +94,7 @@ def segmentation_model(
             "model_version": version.version,
             "model_path": str(version.path),
             "k": model.k_,
-            "k_criterion": "highest silhouette on a sample, k in 3..8",
+            "k_criterion": "highest silhouette on a sample, k in 4..8 (at least four groups to act on)",
             "silhouette_by_k": dg.MetadataValue.json(
                 {str(k): round(v, 4) for k, v in model.silhouette_by_k_.items()}
             ),

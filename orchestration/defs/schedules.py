@@ -14,6 +14,7 @@ refresh_all_job = dg.define_asset_job(
 )
 
 daily_refresh = dg.ScheduleDefinition(
+    name="daily_refresh",
     job=refresh_all_job,
     cron_schedule=REFRESH_CRON,
     execution_timezone=REFRESH_TIMEZONE,

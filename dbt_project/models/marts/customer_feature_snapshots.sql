@@ -91,6 +91,7 @@ activity_stats as (
         max(a.activity_date) as last_session_date,
         sum(a.sessions) filter (where a.activity_date > s.as_of_date - 30) as sessions_30d,
         sum(a.sessions) filter (where a.activity_date > s.as_of_date - 90) as sessions_90d,
+        sum(a.sessions) filter (where a.activity_date > s.as_of_date - 365) as sessions_365d,
         sum(a.product_views) filter (where a.activity_date > s.as_of_date - 30) as product_views_30d,
         sum(a.product_views) filter (where a.activity_date > s.as_of_date - 90) as product_views_90d,
         sum(a.searches) filter (where a.activity_date > s.as_of_date - 90) as searches_90d,
@@ -113,6 +114,8 @@ final as (
         date_diff('day', cast(o.last_order_at as date), s.as_of_date) as recency_days,
         date_diff('day', cast(o.first_order_at as date), s.as_of_date) as days_since_first_order,
         coalesce(o.frequency, 0) as frequency,
+        coalesce(o.frequency, 0) * 365.0 / greatest(date_diff('day', s.signup_date, s.as_of_date), 30)
+            as orders_per_year,
         coalesce(o.monetary, 0) as monetary,
         o.monetary / nullif(o.completed_orders, 0) as avg_order_value,
         case when o.frequency > 1
@@ -131,6 +134,7 @@ final as (
         date_diff('day', act.last_session_date, s.as_of_date) as days_since_last_session,
         coalesce(act.sessions_30d, 0) as sessions_30d,
         coalesce(act.sessions_90d, 0) as sessions_90d,
+        coalesce(act.sessions_365d, 0) as sessions_365d,
         coalesce(act.product_views_30d, 0) as product_views_30d,
         coalesce(act.product_views_90d, 0) as product_views_90d,
         coalesce(act.searches_90d, 0) as searches_90d,
