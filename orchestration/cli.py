@@ -70,9 +70,9 @@ class _Progress(threading.Thread):
         self._report(kinds, seen)
 
     def _report(self, kinds, seen: set[str]) -> None:  # noqa: ANN001
-        for record in self.instance.all_logs(self.run_id, of_type=kinds):
+        for record in self.instance.all_logs(self.run_id):
             event = record.dagster_event
-            if event.step_key in seen:
+            if event is None or event.event_type not in kinds or event.step_key in seen:
                 continue
             seen.add(event.step_key)
             status = {"STEP_SUCCESS": "ok", "STEP_FAILURE": "FAILED", "STEP_SKIPPED": "skipped"}[
@@ -80,7 +80,8 @@ class _Progress(threading.Thread):
             ]
             elapsed = time.perf_counter() - self.started
             print(
-                f"  [{len(seen):>2}/{self.total}] {event.step_key:<45} {status:<7} {elapsed:6.1f} s",
+                f"  [{len(seen):>2}/{self.total}] {event.step_key:<55} {status:<7} {elapsed:6.1f} s",
+                file=self.out,
                 flush=True,
             )
 
