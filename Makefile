@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/dbt_project.yml dbt_project/profiles.yml -type f 2>/dev/null)
 
-.PHONY: setup run test ui lint format benchmark clean
+.PHONY: setup browser run test ui lint format benchmark clean
 
 setup: $(INSTALLED) $(MANIFEST)
 
@@ -24,8 +24,16 @@ $(MANIFEST): $(INSTALLED) $(DBT_SOURCES)
 run: setup
 	$(BIN)/python -m orchestration.cli run
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest
+
+# The UI test drives Debian's chromium (Playwright's own browser download is not used).
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's chromium for the browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "chromium is not installed (needs root): the browser test will be skipped"; fi
 
 ui: setup
 	$(BIN)/python -m orchestration.cli ui

@@ -135,7 +135,11 @@ def ui(host: str, port: int) -> None:
         f"Dagster UI: http://{host}:{port}  (instance {DAGSTER_HOME}, warehouse {DUCKDB_PATH})",
         flush=True,
     )
-    dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
+    bin_dir = os.path.dirname(sys.executable)
+    dagster = os.path.join(bin_dir, "dagster")
+    # `dagster dev` re-parses the dbt project on start and on "Reload definitions" (DbtProject
+    # .prepare_if_dev), which runs `dbt` from PATH: put this virtualenv's dbt first.
+    os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     os.chdir(REPO_ROOT)
     os.execv(dagster, [dagster, "dev", "-w", "workspace.yaml", "-h", host, "-p", str(port)])
 
