@@ -38,6 +38,9 @@ browser:
 ui: setup
 	$(BIN)/python -m orchestration.cli ui
 
+benchmark: setup
+	$(BIN)/python -m orchestration.benchmark
+
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -1,0 +1,74 @@
+"""`make benchmark`: time the generator and two full refreshes on a fresh warehouse, print numbers.
+
+Runs in a temporary folder so the repository's own warehouse and Dagster instance are untouched.
+The target for a refresh on the default shop is 90 s on a 2-core machine (reported, not asserted).
+"""
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REFRESH_TARGET_SECONDS = 90.0
+
+
+def _timed(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Run a command; return wall seconds, the peak RSS of any child so far (MiB), and stdout."""
+    started = time.perf_counter()
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return seconds, peak_mib, result.stdout
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--customers", type=int, default=30_000)
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="shop-benchmark-") as folder:
+        root = Path(folder)
+        env = {
+            **os.environ,
+            "DUCKDB_PATH": str(root / "warehouse.duckdb"),
+            "DAGSTER_HOME": str(root / "dagster"),
+        }
+        python = sys.executable
+        generate = [
+            python,
+            "-m",
+            "ml.synthetic",
+            "--customers",
+            str(args.customers),
+            "--out",
+            str(root / "landing"),
+            "--truth",
+            str(root / "truth"),
+            "--no-progress",
+        ]
+        gen_seconds, gen_peak, _ = _timed(generate, env)
+        print(
+            f"synthetic shop, {args.customers:,} customers: {gen_seconds:.1f} s, peak RSS {gen_peak:,.0f} MiB"
+        )
+        for attempt in ("first refresh (cold warehouse)", "second refresh (make run again)"):
+            seconds, peak, output = _timed([python, "-m", "orchestration.cli", "run"], env)
+            print(
+                f"\n{attempt}: {seconds:.1f} s wall, peak RSS of any process so far {peak:,.0f} MiB"
+            )
+            stage_lines = output.split("Wall time per stage", 1)[-1].split("\n\n", 1)[0]
+            print("  stage times:" + stage_lines.replace("\n  ", "\n    "))
+        verdict = "within" if seconds <= REFRESH_TARGET_SECONDS else "OVER"
+        print(
+            f"\nsecond refresh {seconds:.1f} s: {verdict} the {REFRESH_TARGET_SECONDS:.0f} s target"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
