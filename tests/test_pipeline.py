@@ -123,3 +123,67 @@ def test_models_report_holdout_metrics_and_beat_their_baselines(pipeline_run):
         assert materialization.asset_key == AssetKey(["models", name])
         metadata = {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
         assert metadata["holdout_value"] > metadata["baseline_value"], (name, metadata)
+
+
+# The scored-table contract documented in the README ("Scored tables"): users build on these columns.
+CONTRACT = {
+    "customer_segments": {
+        "customer_id": "VARCHAR",
+        "segment": "VARCHAR",
+        "cluster_id": "BIGINT",
+        "as_of_date": "DATE",
+        "model_version": "VARCHAR",
+        "scored_at": "TIMESTAMP",
+    },
+    "churn_scores": {
+        "customer_id": "VARCHAR",
+        "churn_probability": "DOUBLE",
+        "risk_tier": "VARCHAR",
+        "recency_days": "BIGINT",
+        "as_of_date": "DATE",
+        "model_version": "VARCHAR",
+        "scored_at": "TIMESTAMP",
+    },
+    "recommendations": {
+        "customer_id": "VARCHAR",
+        "rank": "BIGINT",
+        "product_id": "VARCHAR",
+        "score": "DOUBLE",
+        "model": "VARCHAR",
+        "model_version": "VARCHAR",
+        "scored_at": "TIMESTAMP",
+    },
+    "customer_360": {
+        "customer_id": "VARCHAR",
+        "email_hash": "VARCHAR",
+        "country": "VARCHAR",
+        "acquisition_channel": "VARCHAR",
+        "signup_date": "DATE",
+        "as_of_date": "DATE",
+        "tenure_days": "BIGINT",
+        "recency_days": "BIGINT",
+        "frequency": "BIGINT",
+        "monetary": "DOUBLE",
+        "avg_order_value": "DOUBLE",
+        "orders_90d": "BIGINT",
+        "sessions_30d": "BIGINT",
+        "days_since_last_session": "BIGINT",
+        "segment": "VARCHAR",
+        "churn_probability": "DOUBLE",
+        "risk_tier": "VARCHAR",
+        "recommended_product_ids": "VARCHAR",
+        "recommendation_model": "VARCHAR",
+    },
+}
+
+
+@pytest.mark.parametrize("table", sorted(CONTRACT))
+def test_scored_tables_keep_their_contract(warehouse, table):
+    columns = dict(
+        warehouse.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = 'scores' and table_name = ? order by ordinal_position",
+            [table],
+        ).fetchall()
+    )
+    assert columns == CONTRACT[table]

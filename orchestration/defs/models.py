@@ -51,6 +51,9 @@ def _holdout_metadata(metric: str, value: float, baseline_name: str, baseline: f
 
 
 def _scored(frame: pd.DataFrame, version: str) -> pd.DataFrame:
+    """Add the model version and scoring time; keep as_of_date a DATE in the warehouse."""
+    if "as_of_date" in frame:
+        frame = frame.assign(as_of_date=pd.to_datetime(frame["as_of_date"]).dt.date)
     return frame.assign(model_version=version, scored_at=datetime.now(UTC).replace(tzinfo=None))
 
 

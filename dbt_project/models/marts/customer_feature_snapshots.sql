@@ -89,16 +89,16 @@ activity_stats as (
         s.customer_id,
         s.as_of_date,
         max(a.activity_date) as last_session_date,
-        sum(a.sessions) filter (where a.activity_date > s.as_of_date - 30) as sessions_30d,
-        sum(a.sessions) filter (where a.activity_date > s.as_of_date - 90) as sessions_90d,
-        sum(a.sessions) filter (where a.activity_date > s.as_of_date - 365) as sessions_365d,
-        sum(a.product_views) filter (where a.activity_date > s.as_of_date - 30) as product_views_30d,
-        sum(a.product_views) filter (where a.activity_date > s.as_of_date - 90) as product_views_90d,
-        sum(a.searches) filter (where a.activity_date > s.as_of_date - 90) as searches_90d,
-        sum(a.add_to_carts) filter (where a.activity_date > s.as_of_date - 30) as add_to_carts_30d,
-        sum(a.add_to_carts) filter (where a.activity_date > s.as_of_date - 90) as add_to_carts_90d,
-        sum(a.purchase_sessions) filter (where a.activity_date > s.as_of_date - 30) as purchase_sessions_30d,
-        sum(a.purchase_sessions) filter (where a.activity_date > s.as_of_date - 90) as purchase_sessions_90d
+        cast(sum(a.sessions) filter (where a.activity_date > s.as_of_date - 30) as bigint) as sessions_30d,
+        cast(sum(a.sessions) filter (where a.activity_date > s.as_of_date - 90) as bigint) as sessions_90d,
+        cast(sum(a.sessions) filter (where a.activity_date > s.as_of_date - 365) as bigint) as sessions_365d,
+        cast(sum(a.product_views) filter (where a.activity_date > s.as_of_date - 30) as bigint) as product_views_30d,
+        cast(sum(a.product_views) filter (where a.activity_date > s.as_of_date - 90) as bigint) as product_views_90d,
+        cast(sum(a.searches) filter (where a.activity_date > s.as_of_date - 90) as bigint) as searches_90d,
+        cast(sum(a.add_to_carts) filter (where a.activity_date > s.as_of_date - 30) as bigint) as add_to_carts_30d,
+        cast(sum(a.add_to_carts) filter (where a.activity_date > s.as_of_date - 90) as bigint) as add_to_carts_90d,
+        cast(sum(a.purchase_sessions) filter (where a.activity_date > s.as_of_date - 30) as bigint) as purchase_sessions_30d,
+        cast(sum(a.purchase_sessions) filter (where a.activity_date > s.as_of_date - 90) as bigint) as purchase_sessions_90d
     from customer_snapshots as s
     inner join activity as a
         on a.customer_id = s.customer_id and a.activity_date <= s.as_of_date
