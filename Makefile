@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 MANIFEST := dbt_project/target/manifest.json
-DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/dbt_project.yml dbt_project/profiles.yml -type f 2>/dev/null)
+# Files and folders (a folder changes when a model is added or removed).
+DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/dbt_project.yml dbt_project/profiles.yml 2>/dev/null)
 
 .PHONY: setup browser run test ui lint format benchmark clean
 
