@@ -22,14 +22,10 @@ TEST_SHOP_PRODUCTS = 300
 
 
 @pytest.fixture(scope="session")
-def pipeline_run():
-    """Generate a small shop and materialize every asset through Dagster, once per session."""
-    from dagster import DagsterInstance
-
+def landing():
+    """A small generated shop in the session's landing folder (truth beside it)."""
     from ml.synthetic import ShopConfig, generate
-    from orchestration.definitions import defs
-    from orchestration.instance import ensure_instance
-    from orchestration.settings import LANDING_DIR, REFRESH_JOB, TRUTH_DIR
+    from orchestration.settings import LANDING_DIR, TRUTH_DIR
 
     generate(
         ShopConfig(customers=TEST_SHOP_CUSTOMERS, products=TEST_SHOP_PRODUCTS, seed=7),
@@ -37,6 +33,18 @@ def pipeline_run():
         TRUTH_DIR,
         progress=False,
     )
+    return LANDING_DIR
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(landing):
+    """Materialize every asset through Dagster on the small shop, once per session."""
+    from dagster import DagsterInstance
+
+    from orchestration.definitions import defs
+    from orchestration.instance import ensure_instance
+    from orchestration.settings import REFRESH_JOB
+
     ensure_instance()
     instance = DagsterInstance.get()
     result = defs.resolve_job_def(REFRESH_JOB).execute_in_process(

@@ -1,0 +1,76 @@
+"""A step that needs the warehouse while another run holds it waits on the `duckdb` pool instead
+of failing on DuckDB's file lock: the case of a scheduled run, a UI launch and `make run`
+overlapping."""
+
+import os
+import subprocess
+import sys
+import time
+
+import duckdb
+from dagster import DagsterInstance
+
+from orchestration.instance import ensure_instance
+from orchestration.settings import DUCKDB_POOL, REPO_ROOT
+
+
+def _blocked_on_pool(instance: DagsterInstance) -> bool:
+    return any(
+        "blocked by limit for pool duckdb" in (record.message or "")
+        for run in instance.get_runs()
+        for record in instance.all_logs(run.run_id)
+    )
+
+
+def test_run_waits_for_the_pool_while_another_run_writes(landing, tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", os.environ["DAGSTER_HOME"])  # restored after the test
+    home = ensure_instance(tmp_path / "dagster")  # the platform's dagster.yaml (pool limit 1)
+    instance = DagsterInstance.from_config(str(home))
+    warehouse = tmp_path / "warehouse.duckdb"
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "DUCKDB_PATH": str(warehouse),
+        "LANDING_DIR": str(landing),
+    }
+
+    # "Another run": holds the pool's only slot and DuckDB's write lock on the file.
+    storage = instance.event_log_storage
+    storage.initialize_concurrency_limit_to_default(DUCKDB_POOL)
+    storage.claim_concurrency_slot(DUCKDB_POOL, "other-run", "other-step", 0)
+    holder = duckdb.connect(str(warehouse))
+    try:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dagster",
+                "asset",
+                "materialize",
+                "-m",
+                "orchestration.definitions",
+                "--select",
+                "raw/orders",
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + 120
+        while not _blocked_on_pool(instance):
+            assert process.poll() is None, process.communicate()[0][-3000:]
+            assert time.monotonic() < deadline, "the step never waited for the pool"
+            time.sleep(0.5)
+        time.sleep(2)
+        assert process.poll() is None, "the step ran while another run held the warehouse"
+    finally:
+        holder.close()
+        storage.free_concurrency_slot_for_step("other-run", "other-step")
+
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 0, output[-3000:]
+    assert "Could not set lock" not in output
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        assert conn.execute("select count(*) from raw.orders").fetchone()[0] > 0
