@@ -188,9 +188,9 @@ def churn_model(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg
                 "recency only",
                 result.baseline_metrics["roc_auc"],
             ),
-            "pr_auc": result.metrics["pr_auc"],
-            "baseline_pr_auc": result.baseline_metrics["pr_auc"],
-            "brier": result.metrics["brier"],
+            "pr_auc": round(result.metrics["pr_auc"], 4),
+            "baseline_pr_auc": round(result.baseline_metrics["pr_auc"], 4),
+            "brier": round(result.metrics["brier"], 4),
             "train_cutoffs": ", ".join(result.train_cutoffs),
             "holdout_cutoff": result.holdout_cutoff,
             "train_rows": result.train_rows,
@@ -273,8 +273,8 @@ def recommender_model(
             **_holdout_metadata(
                 f"ndcg_at_{k}", ours[f"ndcg_at_{k}"], "popularity", baseline[f"ndcg_at_{k}"]
             ),
-            f"recall_at_{k}": ours[f"recall_at_{k}"],
-            f"baseline_recall_at_{k}": baseline[f"recall_at_{k}"],
+            f"recall_at_{k}": round(ours[f"recall_at_{k}"], 4),
+            f"baseline_recall_at_{k}": round(baseline[f"recall_at_{k}"], 4),
             "customers_evaluated": ours["customers_evaluated"],
             "holdout_start_date": str(interactions["holdout_start_date"].iloc[0]),
             "products": len(model.products_),
