@@ -16,7 +16,8 @@ import uuid
 from collections.abc import Callable
 from typing import TextIO
 
-from orchestration.instance import ensure_instance
+from orchestration.instance import PID_TAG, ensure_instance, recover_interrupted_runs
+from orchestration.lib.warehouse import WarehouseLockedError, connect
 from orchestration.settings import (
     DAGSTER_HOME,
     DUCKDB_PATH,
@@ -91,6 +92,12 @@ def run(customers: int | None = None) -> int:
     """Materialize every asset through Dagster against the persistent instance, then summarize."""
     wall = time.perf_counter()
     ensure_instance()
+    DUCKDB_PATH.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        connect(DUCKDB_PATH).close()
+    except WarehouseLockedError as error:
+        print(f"Cannot refresh: {error}", file=sys.stderr)
+        return 2
     ensure_landing_data(customers)
 
     print("Loading Dagster definitions ...", flush=True)
@@ -101,6 +108,8 @@ def run(customers: int | None = None) -> int:
 
     job = defs.resolve_job_def(REFRESH_JOB)
     instance = DagsterInstance.get()
+    for recovered in recover_interrupted_runs(instance):
+        print(f"Cleaned up interrupted run {recovered}: marked failed, its warehouse slot freed")
     run_id = str(uuid.uuid4())
     steps = len(job.graph.nodes)  # one step per asset op and per separately defined check
     log_path = STATE_DIR / "logs" / f"run-{run_id}.log"
@@ -119,7 +128,7 @@ def run(customers: int | None = None) -> int:
             instance=instance,
             run_id=run_id,
             raise_on_error=False,
-            tags={"launched_by": "make run"},
+            tags={"launched_by": "make run", PID_TAG: str(os.getpid())},
         )
         progress.stop.set()
         progress.join()

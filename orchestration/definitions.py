@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+import orchestration.lib.dagster_patches  # noqa: F401  (a waiting step must sleep, not spin)
 from orchestration.defs.exports import parquet_exports
 from orchestration.defs.ingestion import raw_assets
 from orchestration.defs.models import model_assets
@@ -16,4 +17,7 @@ defs = dg.Definitions(
     jobs=[refresh_all_job],
     schedules=[daily_refresh],
     resources=resources,
+    # Every job (the refresh, a UI selection, the CLI) runs its steps one after another in one
+    # process: DuckDB has a single writer, and each extra process would pay seconds of start-up.
+    executor=dg.in_process_executor,
 )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import duckdb
 from dagster import AssetKey, DagsterInstance
 
+from orchestration.lib.warehouse import WarehouseLockedError, connect
 from orchestration.settings import DUCKDB_PATH, EXPORT_DIR, SCORES_SCHEMA, SEGMENTS_TABLE
 
 MODEL_ASSETS = {
@@ -71,9 +71,12 @@ def print_summary(instance: DagsterInstance, run_id: str, wall_seconds: float) -
             f"{_metadata_value(metadata, 'baseline_value'):>9.3f}  {_metadata_value(metadata, 'baseline')}"
         )
 
-    if not DUCKDB_PATH.exists():
+    try:
+        conn = connect(DUCKDB_PATH)
+    except WarehouseLockedError as error:
+        print(f"\nNo table summary: {error}")
         return
-    with duckdb.connect(str(DUCKDB_PATH)) as conn:
+    with conn:
         tables = conn.execute(
             "select table_schema, table_name from information_schema.tables "
             f"where table_schema in {SCHEMAS} and table_type = 'BASE TABLE' order by 1, 2"

@@ -6,12 +6,19 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import duckdb
 from dagster import DagsterInstance
 
 from orchestration.instance import ensure_instance
 from orchestration.settings import DUCKDB_POOL, REPO_ROOT
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _blocked_on_pool(instance: DagsterInstance) -> bool:
@@ -63,8 +70,13 @@ def test_run_waits_for_the_pool_while_another_run_writes(landing, tmp_path, monk
             assert process.poll() is None, process.communicate()[0][-3000:]
             assert time.monotonic() < deadline, "the step never waited for the pool"
             time.sleep(0.5)
-        time.sleep(2)
+        cpu_before = _cpu_seconds(process.pid)
+        time.sleep(5)
         assert process.poll() is None, "the step ran while another run held the warehouse"
+        waiting_cpu = _cpu_seconds(process.pid) - cpu_before
+        assert waiting_cpu < 1.5, (
+            f"the waiting run used {waiting_cpu:.1f} s of CPU in 5 s: it spins"
+        )
     finally:
         holder.close()
         storage.free_concurrency_slot_for_step("other-run", "other-step")

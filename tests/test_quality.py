@@ -5,10 +5,10 @@ import json
 import dagster as dg
 import pandas as pd
 import pytest
-from dagster_duckdb import DuckDBResource
 
 from orchestration.defs.quality import build_suite_check
 from orchestration.lib.expectations import discover_suites, validate
+from orchestration.lib.warehouse import WarehouseResource
 from orchestration.settings import EXPECTATIONS_DIR
 
 
@@ -59,7 +59,7 @@ def test_misspelled_expectation_fails_instead_of_being_dropped(tmp_path):
 
 def test_failing_raw_suite_blocks_downstream_assets(tmp_path):
     @dg.asset(key=["raw", "orders"])
-    def bad_orders(duckdb: DuckDBResource) -> None:
+    def bad_orders(duckdb: WarehouseResource) -> None:
         with duckdb.get_connection() as conn:
             conn.execute("create schema raw")
             conn.execute(
@@ -75,7 +75,7 @@ def test_failing_raw_suite_blocks_downstream_assets(tmp_path):
 
     result = dg.materialize(
         [bad_orders, downstream, build_suite_check(_suite("raw_orders"))],
-        resources={"duckdb": DuckDBResource(database=str(tmp_path / "w.duckdb"))},
+        resources={"duckdb": WarehouseResource(database=str(tmp_path / "w.duckdb"))},
         raise_on_error=False,
     )
     (evaluation,) = result.get_asset_check_evaluations()

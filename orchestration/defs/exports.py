@@ -1,9 +1,8 @@
 """Scored tables exported as Parquet files beside the warehouse, for notebooks, BI tools and CRMs."""
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
-from orchestration.lib.warehouse import identifier
+from orchestration.lib.warehouse import WarehouseResource, identifier
 from orchestration.settings import DUCKDB_POOL, EXPORT_DIR, SCORED_TABLES, SCORES_SCHEMA
 
 
@@ -16,7 +15,7 @@ from orchestration.settings import DUCKDB_POOL, EXPORT_DIR, SCORED_TABLES, SCORE
     description=f"Each scored table written to {EXPORT_DIR.name}/<table>.parquet beside the warehouse.",
 )
 def parquet_exports(
-    context: dg.AssetExecutionContext, duckdb: DuckDBResource
+    context: dg.AssetExecutionContext, duckdb: WarehouseResource
 ) -> dg.MaterializeResult:
     EXPORT_DIR.mkdir(parents=True, exist_ok=True)
     written = {}

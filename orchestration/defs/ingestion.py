@@ -1,9 +1,8 @@
 """Raw ingestion: one asset per landing table, loaded as-is into DuckDB's `raw` schema."""
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
-from orchestration.lib.warehouse import identifier, table_metadata
+from orchestration.lib.warehouse import WarehouseResource, identifier, table_metadata
 from orchestration.settings import DUCKDB_POOL, LANDING_DIR, RAW_SCHEMA, SOURCE_TABLES
 
 
@@ -24,7 +23,7 @@ def build_raw_asset(table: str) -> dg.AssetsDefinition:
         description=f"Landing file(s) `{table}.parquet` loaded as-is into `{RAW_SCHEMA}.{table}`.",
     )
     def _raw_table(
-        context: dg.AssetExecutionContext, duckdb: DuckDBResource
+        context: dg.AssetExecutionContext, duckdb: WarehouseResource
     ) -> dg.MaterializeResult:
         files = landing_files(table)
         if not files:

@@ -8,12 +8,11 @@ from datetime import UTC, datetime
 
 import dagster as dg
 import pandas as pd
-from dagster_duckdb import DuckDBResource
 
 from ml import churn, recommend, segmentation
 from ml.registry import latest_model, save_model
 from orchestration.lib.plots import bar_chart, metric_comparison
-from orchestration.lib.warehouse import read_table, replace_table, table_metadata
+from orchestration.lib.warehouse import WarehouseResource, read_table, replace_table, table_metadata
 from orchestration.settings import (
     CHURN_TABLE,
     DUCKDB_POOL,
@@ -69,10 +68,10 @@ def _scored(frame: pd.DataFrame, version: str) -> pd.DataFrame:
     description="K-means segments of buying behaviour; k chosen by silhouette, segments named from their profile.",
 )
 def segmentation_model(
-    context: dg.AssetExecutionContext, duckdb: DuckDBResource
+    context: dg.AssetExecutionContext, duckdb: WarehouseResource
 ) -> dg.MaterializeResult:
     with duckdb.get_connection() as conn:
-        features = read_table(conn, "marts", "customer_features")
+        features = read_table(conn, "marts", "customer_features", ("customer_id",))
     in_holdout = (
         pd.util.hash_pandas_object(features["customer_id"], index=False) % 5 == 0
     ).to_numpy()
@@ -115,12 +114,12 @@ def segmentation_model(
     description="One row per customer: behavioural segment name (Prospects = never ordered).",
 )
 def customer_segments(
-    context: dg.AssetExecutionContext, duckdb: DuckDBResource
+    context: dg.AssetExecutionContext, duckdb: WarehouseResource
 ) -> dg.MaterializeResult:
     version = latest_model(MODEL_DIR, SEGMENTATION_MODEL)
     model: segmentation.CustomerSegmenter = version.load()
     with duckdb.get_connection() as conn:
-        features = read_table(conn, "marts", "customer_features")
+        features = read_table(conn, "marts", "customer_features", ("customer_id",))
         scores = _scored(
             pd.DataFrame(
                 {
@@ -161,11 +160,13 @@ def customer_segments(
         "latest labelled window beside a recency-only baseline."
     ),
 )
-def churn_model(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+def churn_model(
+    context: dg.AssetExecutionContext, duckdb: WarehouseResource
+) -> dg.MaterializeResult:
     with duckdb.get_connection() as conn:
         labelled = conn.execute(
             "select s.*, l.churned from marts.customer_feature_snapshots s "
-            "join marts.churn_labels l using (customer_id, as_of_date)"
+            "join marts.churn_labels l using (customer_id, as_of_date) order by customer_id, as_of_date"
         ).df()
     result = churn.train_churn_model(labelled)
     version = save_model(
@@ -218,11 +219,13 @@ def churn_model(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg
     kinds={"duckdb"},
     description="One row per customer with at least one order: churn probability and risk tier.",
 )
-def churn_scores(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+def churn_scores(
+    context: dg.AssetExecutionContext, duckdb: WarehouseResource
+) -> dg.MaterializeResult:
     version = latest_model(MODEL_DIR, CHURN_MODEL)
     saved = version.load()
     with duckdb.get_connection() as conn:
-        features = read_table(conn, "marts", "customer_features")
+        features = read_table(conn, "marts", "customer_features", ("customer_id",))
         scores = _scored(
             churn.score_churn(saved["pipeline"], saved["features"], features), version.version
         )
@@ -257,10 +260,12 @@ def churn_scores(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> d
     ),
 )
 def recommender_model(
-    context: dg.AssetExecutionContext, duckdb: DuckDBResource
+    context: dg.AssetExecutionContext, duckdb: WarehouseResource
 ) -> dg.MaterializeResult:
     with duckdb.get_connection() as conn:
-        interactions = read_table(conn, "marts", "customer_product_interactions")
+        interactions = read_table(
+            conn, "marts", "customer_product_interactions", ("customer_id", "product_id")
+        )
     evaluation = recommend.evaluate_recommender(interactions, k=N_RECOMMENDATIONS)
     model = recommend.ItemKNNRecommender().fit(
         interactions[["customer_id", "product_id", *recommend.FULL_HISTORY.values()]]
@@ -302,7 +307,7 @@ def recommender_model(
     description=f"Top {N_RECOMMENDATIONS} products per customer; popularity for customers without history.",
 )
 def recommendations(
-    context: dg.AssetExecutionContext, duckdb: DuckDBResource
+    context: dg.AssetExecutionContext, duckdb: WarehouseResource
 ) -> dg.MaterializeResult:
     version = latest_model(MODEL_DIR, RECOMMENDER_MODEL)
     model: recommend.ItemKNNRecommender = version.load()

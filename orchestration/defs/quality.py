@@ -8,10 +8,9 @@ import time
 
 import dagster as dg
 import duckdb as duckdb_lib
-from dagster_duckdb import DuckDBResource
 
 from orchestration.lib.expectations import SuiteFile, discover_suites, validate
-from orchestration.lib.warehouse import identifier
+from orchestration.lib.warehouse import WarehouseResource, identifier
 from orchestration.settings import DUCKDB_POOL, EXPECTATIONS_DIR
 
 
@@ -32,7 +31,7 @@ def build_suite_check(suite: SuiteFile) -> dg.AssetChecksDefinition:
         blocking=suite.blocking,
         pool=DUCKDB_POOL,
     )
-    def _check(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    def _check(duckdb: WarehouseResource) -> dg.AssetCheckResult:
         schema, table = suite.table.split(".")
         columns = ", ".join(identifier(column) for column in suite.columns)
         started = time.perf_counter()

@@ -8,9 +8,6 @@ refresh_all_job = dg.define_asset_job(
     name=REFRESH_JOB,
     selection=dg.AssetSelection.all(),
     description="Ingest, transform, check, train and score everything.",
-    # Steps run one after another in the run's process: DuckDB has a single writer, and each
-    # extra process would pay several seconds of start-up.
-    executor_def=dg.in_process_executor,
 )
 
 daily_refresh = dg.ScheduleDefinition(

@@ -19,6 +19,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from orchestration.lib.warehouse import WarehouseResource
 from orchestration.settings import DBT_PROJECT_DIR, DUCKDB_POOL
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -54,7 +55,11 @@ translator = ShopDbtTranslator(
 )
 
 
-def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+def _build(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: WarehouseResource
+) -> Iterator[Any]:
+    with duckdb.get_connection():
+        pass  # fails with a clear message if a program outside Dagster holds the warehouse
     yield from dbt.cli(["build"], context=context).stream()
 
 
@@ -66,9 +71,11 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[A
     pool=DUCKDB_POOL,
     name="dbt_features",
 )
-def dbt_feature_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+def dbt_feature_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: WarehouseResource
+) -> Iterator[Any]:
     """Staging, intermediate and mart models with their dbt tests (shown as asset checks)."""
-    yield from _build(context, dbt)
+    yield from _build(context, dbt, duckdb)
 
 
 @dbt_assets(
@@ -79,9 +86,11 @@ def dbt_feature_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -
     pool=DUCKDB_POOL,
     name="dbt_activation",
 )
-def dbt_activation_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+def dbt_activation_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: WarehouseResource
+) -> Iterator[Any]:
     """customer_360: the wide activation table joining features and every score."""
-    yield from _build(context, dbt)
+    yield from _build(context, dbt, duckdb)
 
 
 # The dbt installed beside this interpreter, so the venv need not be on PATH.

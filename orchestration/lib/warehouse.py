@@ -3,12 +3,84 @@
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pandas as pd
+from dagster_duckdb import DuckDBResource
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
+LOCK_WAIT_SECONDS = 5.0
+
+
+class WarehouseLockedError(RuntimeError):
+    """Another process outside Dagster holds DuckDB's lock on the warehouse file."""
+
+
+def lock_message(error: Exception, path: str | Path) -> str | None:
+    """A clear explanation of a DuckDB lock error (who holds the file, what to do), else None."""
+    match = _LOCK_HOLDER.search(str(error))
+    if "Could not set lock" not in str(error) and match is None:
+        return None
+    holder = "another process"
+    if match:
+        pid = match.group("pid")
+        try:
+            command = (
+                Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+            )
+        except OSError:
+            command = match.group("program")
+        holder = f"process {pid} ({command})"
+        stop = f" or stop it (kill {pid})"
+    else:
+        stop = ""
+    return (
+        f"The warehouse {path} is locked by {holder}. DuckDB allows one writer per file. Dagster "
+        f"runs wait for each other on the 'duckdb' pool, so the holder is a program outside "
+        f"Dagster, such as a notebook or a duckdb shell with the file open. Close that "
+        f"connection{stop}, then run again."
+    )
+
+
+def connect(
+    path: str | Path, read_only: bool = False, config: dict | None = None
+) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse, waiting briefly if it is locked; a lock that persists raises
+    WarehouseLockedError with lock_message's explanation instead of DuckDB's IO error."""
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only, config=config or {})
+        except duckdb.IOException as error:
+            message = lock_message(error, path)
+            if message is None:
+                raise
+            if time.monotonic() > deadline:
+                raise WarehouseLockedError(message) from None
+            time.sleep(0.25)
+
+
+class WarehouseResource(DuckDBResource):
+    """DuckDBResource that always closes its connection and explains lock conflicts."""
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        try:
+            conn = connect(
+                self.database, config={"custom_user_agent": "dagster", **self.connection_config}
+            )
+        except WarehouseLockedError as error:
+            raise dg.Failure(description=str(error)) from None
+        try:
+            yield conn
+        finally:
+            conn.close()
 
 
 def identifier(name: str) -> str:
@@ -50,6 +122,12 @@ def table_metadata(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> 
     }
 
 
-def read_table(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> pd.DataFrame:
-    """A whole warehouse table as a pandas frame."""
-    return conn.execute(f"select * from {identifier(schema)}.{identifier(table)}").df()
+def read_table(
+    conn: duckdb.DuckDBPyConnection, schema: str, table: str, order_by: tuple[str, ...]
+) -> pd.DataFrame:
+    """A whole warehouse table as a pandas frame, in a stable row order (models trained on the
+    same rows in a different order can differ, e.g. k-means initialisation)."""
+    order = ", ".join(identifier(column) for column in order_by)
+    return conn.execute(
+        f"select * from {identifier(schema)}.{identifier(table)} order by {order}"
+    ).df()
