@@ -3,7 +3,7 @@
 import dagster as dg
 
 import orchestration.lib.dagster_patches  # noqa: F401  (a waiting step must sleep, not spin)
-from orchestration.defs.exports import parquet_exports
+from orchestration.defs.exports import exports
 from orchestration.defs.ingestion import raw_assets
 from orchestration.defs.models import model_assets
 from orchestration.defs.quality import suite_checks
@@ -12,7 +12,7 @@ from orchestration.defs.schedules import daily_refresh, refresh_all_job
 from orchestration.defs.transform import dbt_activation_models, dbt_feature_models
 
 defs = dg.Definitions(
-    assets=[*raw_assets, dbt_feature_models, *model_assets, dbt_activation_models, parquet_exports],
+    assets=[*raw_assets, dbt_feature_models, *model_assets, dbt_activation_models, exports],
     asset_checks=suite_checks,
     jobs=[refresh_all_job],
     schedules=[daily_refresh],

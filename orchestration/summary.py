@@ -93,5 +93,5 @@ def print_summary(instance: DagsterInstance, run_id: str, wall_seconds: float) -
                 print(f"  {segment:<22} {count:>8,}")
 
     print(f"\nWarehouse: {DUCKDB_PATH}")
-    print(f"Parquet exports: {EXPORT_DIR}")
+    print(f"Exports (Parquet and CSV): {EXPORT_DIR}")
     print("Open the UI: make ui, then http://127.0.0.1:3000")

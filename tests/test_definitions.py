@@ -26,7 +26,7 @@ def test_asset_graph_has_every_layer():
         "models/customer_segmentation",
         "models/churn",
         "models/recommender",
-        "scores/parquet_exports",
+        "scores/exports",
     }
     assert expected <= keys, expected - keys
 

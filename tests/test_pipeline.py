@@ -112,9 +112,10 @@ def test_no_personal_data_past_staging(warehouse):
 
 
 @pytest.mark.parametrize("table", SCORED_TABLES)
-def test_parquet_exports_match_tables(warehouse, table):
-    exported = pd.read_parquet(EXPORT_DIR / f"{table}.parquet")
-    assert len(exported) == warehouse.execute(f"select count(*) from scores.{table}").fetchone()[0]
+def test_exports_match_tables(warehouse, table):
+    expected = warehouse.execute(f"select count(*) from scores.{table}").fetchone()[0]
+    assert len(pd.read_parquet(EXPORT_DIR / f"{table}.parquet")) == expected
+    assert len(pd.read_csv(EXPORT_DIR / f"{table}.csv", dtype=str)) == expected
 
 
 def test_models_report_holdout_metrics_and_beat_their_baselines(pipeline_run):

@@ -131,3 +131,40 @@ def read_table(
     return conn.execute(
         f"select * from {identifier(schema)}.{identifier(table)} order by {order}"
     ).df()
+
+
+# A text cell starting with one of these is run as a formula by spreadsheet programs (CSV
+# injection); CSV exports prefix such cells with an apostrophe, which displays them as text.
+SPREADSHEET_FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def export_table(conn: duckdb.DuckDBPyConnection, schema: str, table: str, path: Path) -> Path:
+    """Write schema.table to `path` (.parquet or .csv) under a temporary name, then rename it, so
+    readers never see a half-written file. CSV text cells are escaped against formula injection."""
+    columns = conn.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = ? and table_name = ? order by ordinal_position",
+        [schema, table],
+    ).fetchall()
+    if path.suffix == ".csv":
+        escaped = (
+            "case when regexp_matches({c}, '{pattern}') then chr(39) || {c} else {c} end as {c}"
+        )
+        select = ", ".join(
+            escaped.format(c=identifier(name), pattern=SPREADSHEET_FORMULA_START)
+            if dtype == "VARCHAR"
+            else identifier(name)
+            for name, dtype in columns
+        )
+        options = "format csv, header true"
+    elif path.suffix == ".parquet":
+        select, options = "*", "format parquet"
+    else:
+        raise ValueError(f"{path}: exports are .csv or .parquet")
+    temporary = path.with_name(path.name + ".tmp")
+    target = str(temporary).replace("'", "''")
+    conn.execute(
+        f"copy (select {select} from {identifier(schema)}.{identifier(table)}) to '{target}' ({options})"
+    )
+    temporary.replace(path)
+    return path
