@@ -4,7 +4,7 @@ import dagster as dg
 
 import orchestration.lib.dagster_patches  # noqa: F401  (a waiting step must sleep, not spin)
 from orchestration.defs.exports import exports
-from orchestration.defs.ingestion import raw_assets
+from orchestration.defs.ingestion import raw_assets, reconciliation_checks
 from orchestration.defs.models import model_assets
 from orchestration.defs.quality import suite_checks
 from orchestration.defs.resources import resources
@@ -13,7 +13,7 @@ from orchestration.defs.transform import dbt_activation_models, dbt_feature_mode
 
 defs = dg.Definitions(
     assets=[*raw_assets, dbt_feature_models, *model_assets, dbt_activation_models, exports],
-    asset_checks=suite_checks,
+    asset_checks=[*reconciliation_checks, *suite_checks],
     jobs=[refresh_all_job],
     schedules=[daily_refresh],
     resources=resources,

@@ -19,7 +19,7 @@ SCHEMAS = ("raw", "marts", SCORES_SCHEMA)
 
 def stage_of(step_key: str) -> str:
     """The pipeline stage a step belongs to, from its step key."""
-    if "great_expectations" in step_key:
+    if "great_expectations" in step_key or step_key.endswith("rows_reconciled"):
         return "quality checks"
     for prefix, stage in (
         ("raw__", "ingestion"),
@@ -85,6 +85,15 @@ def print_summary(instance: DagsterInstance, run_id: str, wall_seconds: float) -
         for schema, table in tables:
             count = conn.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
             print(f"  {schema + '.' + table:<42} {count:>12,}")
+        if ("raw", "quarantine") in tables:
+            quarantined = conn.execute(
+                "select source_table, reason, count(*) from raw.quarantine group by 1, 2 order by 3 desc"
+            ).fetchall()
+            print(
+                f"\nRows quarantined: {sum(row[2] for row in quarantined):,} (details in raw.quarantine)"
+            )
+            for table, reason, count in quarantined[:10]:
+                print(f"  {table:<12} {count:>8,}  {reason}")
         if (SCORES_SCHEMA, SEGMENTS_TABLE) in tables:
             print("\nSegment sizes")
             for segment, count in conn.execute(
