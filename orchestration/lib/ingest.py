@@ -121,10 +121,6 @@ class LoadReport:
     files: list[str]
 
 
-def _sql_path_list(files: list[str]) -> str:
-    return "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
-
-
 def _check_columns(conn: duckdb.DuckDBPyConnection, table: str, files: list[str]) -> list[str]:
     """The union of the files' columns, or MissingColumnError naming the file and the column."""
     columns: dict[str, None] = {}
@@ -165,7 +161,7 @@ def load_table(
             create or replace temp table _classified as
             with incoming as (
                 select {columns_sql}, filename as _source_file, file_row_number + 1 as _row_number
-                from read_parquet({_sql_path_list(files)}, filename = true, file_row_number = true,
+                from read_parquet($files, filename = true, file_row_number = true,
                                   union_by_name = true)
             ),
             ranked as (
@@ -180,7 +176,8 @@ def load_table(
                      when _key_copy > 1 then 'duplicate {"/".join(spec.key)} with different values'
                 end as _reason
             from ranked
-            """
+            """,
+            {"files": files},  # file paths are bound, never spliced into the SQL
         )
         conn.execute(
             f"create or replace table {target} as select {columns_sql}, _source_file, "

@@ -104,15 +104,22 @@ def replace_table(
     return len(frame)
 
 
-def table_metadata(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[str, object]:
-    """Row count and column schema of a warehouse table, as Dagster metadata."""
-    target = f"{identifier(schema)}.{identifier(table)}"
-    rows = conn.execute(f"select count(*) from {target}").fetchone()[0]
-    columns = conn.execute(
+def table_columns(
+    conn: duckdb.DuckDBPyConnection, schema: str, table: str
+) -> list[tuple[str, str]]:
+    """(name, type) of each column of schema.table, in table order."""
+    return conn.execute(
         "select column_name, data_type from information_schema.columns "
         "where table_schema = ? and table_name = ? order by ordinal_position",
         [schema, table],
     ).fetchall()
+
+
+def table_metadata(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[str, object]:
+    """Row count and column schema of a warehouse table, as Dagster metadata."""
+    target = f"{identifier(schema)}.{identifier(table)}"
+    rows = conn.execute(f"select count(*) from {target}").fetchone()[0]
+    columns = table_columns(conn, schema, table)
     return {
         "dagster/row_count": dg.MetadataValue.int(int(rows)),
         "dagster/table_name": f"{schema}.{table}",
@@ -141,11 +148,7 @@ SPREADSHEET_FORMULA_START = r"^[=+\-@\t\r]"
 def export_table(conn: duckdb.DuckDBPyConnection, schema: str, table: str, path: Path) -> Path:
     """Write schema.table to `path` (.parquet or .csv) under a temporary name, then rename it, so
     readers never see a half-written file. CSV text cells are escaped against formula injection."""
-    columns = conn.execute(
-        "select column_name, data_type from information_schema.columns "
-        "where table_schema = ? and table_name = ? order by ordinal_position",
-        [schema, table],
-    ).fetchall()
+    columns = table_columns(conn, schema, table)
     if path.suffix == ".csv":
         escaped = (
             "case when regexp_matches({c}, '{pattern}') then chr(39) || {c} else {c} end as {c}"
