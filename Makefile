@@ -7,6 +7,10 @@ MANIFEST := dbt_project/target/manifest.json
 # Files and folders (a folder changes when a model is added or removed).
 DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/dbt_project.yml dbt_project/profiles.yml 2>/dev/null)
 
+# The deployment config: `make run CONFIG=configs/online_retail_ii.yml` (default: the synthetic shop).
+CONFIG ?= configs/synthetic.yml
+export SHOP_CONFIG := $(abspath $(CONFIG))
+
 .PHONY: setup browser run test ui lint format benchmark clean
 
 setup: $(INSTALLED) $(MANIFEST)
@@ -23,7 +27,7 @@ $(MANIFEST): $(INSTALLED) $(DBT_SOURCES)
 	touch $@
 
 run: setup
-	$(BIN)/python -m orchestration.cli run
+	$(BIN)/python -m orchestration.cli run $(if $(DAYS),--days $(DAYS))
 
 test: setup browser
 	$(BIN)/python -m pytest

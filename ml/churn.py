@@ -109,7 +109,9 @@ def train_churn_model(labelled: pd.DataFrame, random_state: int = 0) -> ChurnTra
     holdout_cutoff = cutoffs[-1]
     train = labelled[labelled["as_of_date"] < holdout_cutoff]
     holdout = labelled[labelled["as_of_date"] == holdout_cutoff]
-    features = feature_columns(labelled)
+    # A feature with no value in the training rows (no browsing data, say) carries nothing, and
+    # HistGradientBoosting's binning fails on an all-missing column: leave it out.
+    features = [c for c in feature_columns(labelled) if train[c].notna().any()]
 
     evaluated = build_churn_pipeline(random_state).fit(
         train[features], train["churned"].astype(int)

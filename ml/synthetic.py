@@ -48,7 +48,7 @@ GENERATOR_VERSION = 1
 SECONDS_PER_DAY = 86_400
 TS = pa.timestamp("us")
 
-LANDING_TABLES = ("customers", "products", "orders", "order_items", "web_events")
+LANDING_TABLES = ("customers", "products", "order_lines", "web_events")
 TRUTH_TABLES = ("customers_truth", "future_order_items")
 
 
@@ -880,8 +880,27 @@ class _Shop:
             }
         )
         it_obs = self.it_order < n_obs
-        yield "orders", orders_all.slice(0, n_obs)
-        yield "order_items", items_all.filter(pa.array(it_obs))
+        # One row per order line with its order's header, the layout of a shop system's export.
+        header = orders_all.take(pa.array(self.it_order[it_obs]))
+        lines = items_all.filter(pa.array(it_obs))
+        yield (
+            "order_lines",
+            pa.table(
+                {
+                    "order_id": lines["order_id"],
+                    "line_number": lines["line_number"],
+                    "customer_id": header["customer_id"],
+                    "ordered_at": header["ordered_at"],
+                    "status": header["status"],
+                    "channel": header["channel"],
+                    "currency": header["currency"],
+                    "product_id": lines["product_id"],
+                    "quantity": lines["quantity"],
+                    "unit_price": lines["unit_price"],
+                    "discount": lines["discount"],
+                }
+            ),
+        )
 
         vocab = pa.array(  # index = noun * len(SEARCH_PREFIXES) + prefix
             [
@@ -959,7 +978,7 @@ def generate(
 ) -> dict[str, int]:
     """Write landing Parquet files to out_dir and truth files to truth_dir; return row counts.
 
-    Landing tables: customers, products, orders, order_items, web_events (observed data up to
+    Landing tables: customers, products, order_lines, web_events (observed data up to
     ``end_date`` only). Truth: customers_truth, future_order_items and meta.json.
     """
     out_dir, truth_dir = Path(out_dir), Path(truth_dir)

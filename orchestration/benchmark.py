@@ -1,4 +1,5 @@
-"""`make benchmark`: time the generator and two full refreshes on a fresh warehouse, print numbers.
+"""`make benchmark`: time the generator, two full refreshes and a one-day incremental refresh on a
+fresh warehouse, print numbers.
 
 Runs in a temporary folder so the repository's own warehouse and Dagster instance are untouched.
 The target for a refresh on the default shop is 90 s on a 2-core machine (reported, not asserted).
@@ -12,6 +13,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import yaml
+
+from ml.synthetic import ShopConfig
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LAST_DAY = ShopConfig().end_date.isoformat()
 
 REFRESH_TARGET_SECONDS = 90.0
 
@@ -34,9 +42,18 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="shop-benchmark-") as folder:
         root = Path(folder)
+        config = yaml.safe_load((REPO_ROOT / "configs" / "synthetic.yml").read_text())
+        config["data_dir"] = str(root)
+        config["synthetic"] |= {
+            "landing_dir": str(root / "landing"),
+            "truth_dir": str(root / "truth"),
+        }
+        for table, source in config["sources"].items():
+            source["path"] = str(root / "landing" / f"{table}.parquet")
+        (root / "config.yml").write_text(yaml.safe_dump(config))
         env = {
             **os.environ,
-            "DUCKDB_PATH": str(root / "warehouse.duckdb"),
+            "SHOP_CONFIG": str(root / "config.yml"),
             "DAGSTER_HOME": str(root / "dagster"),
         }
         python = sys.executable
@@ -56,16 +73,26 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"synthetic shop, {args.customers:,} customers: {gen_seconds:.1f} s, peak RSS {gen_peak:,.0f} MiB"
         )
-        for attempt in ("first refresh (cold warehouse)", "second refresh (make run again)"):
-            seconds, peak, output = _timed([python, "-m", "orchestration.cli", "run"], env)
+        runs = {
+            "first refresh (cold warehouse)": [],
+            "second refresh (make run again)": [],
+            "one-day incremental refresh (the last day)": ["--days", LAST_DAY],
+        }
+        seconds_by_run = {}
+        for attempt, extra in runs.items():
+            seconds, peak, output = _timed([python, "-m", "orchestration.cli", "run", *extra], env)
+            seconds_by_run[attempt] = seconds
             print(
                 f"\n{attempt}: {seconds:.1f} s wall, peak RSS of any process so far {peak:,.0f} MiB"
             )
             stage_lines = output.split("Wall time per stage", 1)[-1].split("\n\n", 1)[0]
             print("  stage times:" + stage_lines.replace("\n  ", "\n    "))
-        verdict = "within" if seconds <= REFRESH_TARGET_SECONDS else "OVER"
+        full = seconds_by_run["second refresh (make run again)"]
+        verdict = "within" if full <= REFRESH_TARGET_SECONDS else "OVER"
+        print(f"\nfull refresh {full:.1f} s: {verdict} the {REFRESH_TARGET_SECONDS:.0f} s target")
         print(
-            f"\nsecond refresh {seconds:.1f} s: {verdict} the {REFRESH_TARGET_SECONDS:.0f} s target"
+            f"one-day incremental refresh "
+            f"{seconds_by_run['one-day incremental refresh (the last day)']:.1f} s"
         )
     return 0
 

@@ -14,38 +14,59 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from datetime import date
 from typing import TextIO
 
-from orchestration.instance import PID_TAG, ensure_instance, recover_interrupted_runs
-from orchestration.lib.warehouse import WarehouseLockedError, connect
-from orchestration.settings import (
-    DAGSTER_HOME,
-    DUCKDB_PATH,
-    LANDING_DIR,
-    REFRESH_JOB,
-    REPO_ROOT,
-    SOURCE_TABLES,
-    STATE_DIR,
-    TRUTH_DIR,
-)
+from orchestration.config import ConfigError
+
+try:  # the settings load the config: a bad one is a clear message, not a stack trace
+    from orchestration.instance import PID_TAG, ensure_instance, recover_interrupted_runs
+    from orchestration.lib.warehouse import WarehouseLockedError, connect
+    from orchestration.settings import (
+        CONFIG,
+        CONFIG_PATH,
+        DAGSTER_HOME,
+        DUCKDB_PATH,
+        LANDING_DIR,
+        REFRESH_JOB,
+        REPO_ROOT,
+        STATE_DIR,
+        TRUTH_DIR,
+    )
+except ConfigError as config_error:
+    print(config_error, file=sys.stderr)
+    sys.exit(2)
 
 
-def ensure_landing_data(customers: int | None = None) -> None:
-    """Generate the default synthetic shop unless landing files are already there."""
-    from orchestration.defs.ingestion import landing_files
-
-    if all(landing_files(table) for table in SOURCE_TABLES):
-        print(f"Landing data: {LANDING_DIR} (reused)")
-        return
+def ensure_landing_data(customers: int | None = None) -> bool:
+    """Generate the synthetic shop if the config asks for it and its files are missing; False
+    (with the reason printed) when a configured source has no file."""
+    missing = [table for table in CONFIG.sources if not CONFIG.source_files(table)]
+    if not missing:
+        print(f"Landing data: {', '.join(CONFIG.sources)} found (config {CONFIG_PATH})")
+        return True
+    if CONFIG.synthetic is None:
+        for table in missing:
+            print(
+                f"sources.{table}.path in {CONFIG_PATH}: no file matches "
+                f"{CONFIG.resolve(CONFIG.sources[table].path)}",
+                file=sys.stderr,
+            )
+        return False
     from ml.synthetic import ShopConfig, generate
 
-    config = ShopConfig() if customers is None else ShopConfig(customers=customers)
+    settings = CONFIG.synthetic
+    config = ShopConfig(
+        customers=customers or settings.customers, products=settings.products, seed=settings.seed
+    )
     print(
-        f"Landing data missing in {LANDING_DIR}: generating the synthetic shop ({config.customers:,} customers)"
+        f"Landing data missing in {LANDING_DIR}: generating the synthetic shop "
+        f"({config.customers:,} customers)"
     )
     started = time.perf_counter()
     generate(config, LANDING_DIR, TRUTH_DIR, progress=True)
     print(f"Generated in {time.perf_counter() - started:.1f} s")
+    return True
 
 
 class _Progress(threading.Thread):
@@ -88,8 +109,9 @@ class _Progress(threading.Thread):
             )
 
 
-def run(customers: int | None = None) -> int:
-    """Materialize every asset through Dagster against the persistent instance, then summarize."""
+def run(customers: int | None = None, days: str | None = None) -> int:
+    """Materialize every asset through Dagster against the persistent instance, then summarize.
+    `days` ("2026-10-31" or "2026-10-01..2026-10-31") reloads only those days' partitions."""
     wall = time.perf_counter()
     ensure_instance()
     DUCKDB_PATH.parent.mkdir(parents=True, exist_ok=True)
@@ -98,15 +120,23 @@ def run(customers: int | None = None) -> int:
     except WarehouseLockedError as error:
         print(f"Cannot refresh: {error}", file=sys.stderr)
         return 2
-    ensure_landing_data(customers)
+    if not ensure_landing_data(customers):
+        return 2
 
     print("Loading Dagster definitions ...", flush=True)
     from dagster import DagsterInstance
 
     from orchestration.definitions import defs
+    from orchestration.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
+    from orchestration.defs.schedules import all_days_tags, days_tags
     from orchestration.summary import print_summary
 
     job = defs.resolve_job_def(REFRESH_JOB)
+    if days:
+        first, _, last = days.partition("..")
+        partitions = days_tags(date.fromisoformat(first), date.fromisoformat(last or first))
+    else:
+        partitions = all_days_tags()
     instance = DagsterInstance.get()
     for recovered in recover_interrupted_runs(instance):
         print(f"Cleaned up interrupted run {recovered}: marked failed, its warehouse slot freed")
@@ -114,7 +144,11 @@ def run(customers: int | None = None) -> int:
     steps = len(job.graph.nodes)  # one step per asset op and per separately defined check
     log_path = STATE_DIR / "logs" / f"run-{run_id}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    print(f"Refreshing all assets: run {run_id} in the instance at {DAGSTER_HOME}", flush=True)
+    print(
+        f"Refreshing days {partitions[RANGE_START_TAG]}..{partitions[RANGE_END_TAG]} and every "
+        f"asset downstream: run {run_id} in the instance at {DAGSTER_HOME}",
+        flush=True,
+    )
     print(f"Full log: {log_path}", flush=True)
     progress = _Progress(instance, run_id, steps, sys.stdout)
     progress.start()
@@ -128,7 +162,7 @@ def run(customers: int | None = None) -> int:
             instance=instance,
             run_id=run_id,
             raise_on_error=False,
-            tags={"launched_by": "make run", PID_TAG: str(os.getpid())},
+            tags={"launched_by": "make run", PID_TAG: str(os.getpid()), **partitions},
         )
         progress.stop.set()
         progress.join()
@@ -166,12 +200,17 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="size of the synthetic shop generated when landing data is missing",
     )
+    run_parser.add_argument(
+        "--days",
+        default=None,
+        help="reload only these days: YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD (default: every day)",
+    )
     ui_parser = commands.add_parser("ui", help="start the Dagster webserver and daemon")
     ui_parser.add_argument("--host", default="127.0.0.1")
     ui_parser.add_argument("--port", type=int, default=3000)
     args = parser.parse_args(argv)
     handlers: dict[str, Callable[[], int | None]] = {
-        "run": lambda: run(args.customers),
+        "run": lambda: run(args.customers, args.days),
         "ui": lambda: ui(args.host, args.port),
     }
     return handlers[args.command]() or 0

@@ -1,8 +1,8 @@
 """Every path, schema and name the platform uses, defined once.
 
-Paths come from the environment so Dagster, dbt and the tests agree; relative values are resolved
-from the repository root. DUCKDB_PATH is written back to the environment as an absolute path
-because dbt's profile (dbt_project/profiles.yml) reads the same variable from a different folder.
+Everything deployment-specific comes from the config file named by SHOP_CONFIG (default
+configs/synthetic.yml), so Dagster, dbt and the tests agree. DUCKDB_PATH is written to the
+environment as an absolute path because dbt's profile (dbt_project/profiles.yml) reads it.
 """
 
 from __future__ import annotations
@@ -10,28 +10,27 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from orchestration.config import CANONICAL_COLUMNS, load_config
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = REPO_ROOT / "configs" / "synthetic.yml"
 
+# The deployment: sources, model settings, where data lives (`make run CONFIG=...` sets SHOP_CONFIG).
+CONFIG_PATH = Path(os.environ.get("SHOP_CONFIG") or DEFAULT_CONFIG).expanduser().resolve()
+CONFIG = load_config(CONFIG_PATH)
 
-def _path_from_env(variable: str, default: str) -> Path:
-    path = Path(os.environ.get(variable) or default).expanduser()
-    return path if path.is_absolute() else (REPO_ROOT / path).resolve()
-
-
-DUCKDB_PATH = _path_from_env("DUCKDB_PATH", "data/warehouse.duckdb")
-os.environ["DUCKDB_PATH"] = str(DUCKDB_PATH)
-
-DATA_DIR = DUCKDB_PATH.parent
-LANDING_DIR = _path_from_env("LANDING_DIR", str(DATA_DIR / "landing"))
-TRUTH_DIR = _path_from_env(
-    "TRUTH_DIR", str(DATA_DIR / "truth")
-)  # synthetic shop only; never read by assets
+DATA_DIR = CONFIG.resolve(CONFIG.data_dir)
+DUCKDB_PATH = DATA_DIR / "warehouse.duckdb"
+os.environ["DUCKDB_PATH"] = str(DUCKDB_PATH)  # dbt's profile reads it
 MODEL_DIR = DATA_DIR / "models"
 EXPORT_DIR = DATA_DIR / "exports"
 REPORT_DIR = DATA_DIR / "reports"
+# The synthetic shop's generated landing files and hidden truth (tests read the truth; assets never).
+LANDING_DIR = CONFIG.resolve(CONFIG.synthetic.landing_dir) if CONFIG.synthetic else None
+TRUTH_DIR = CONFIG.resolve(CONFIG.synthetic.truth_dir) if CONFIG.synthetic else None
 
-STATE_DIR = REPO_ROOT / ".state"
-DAGSTER_HOME = _path_from_env("DAGSTER_HOME", str(STATE_DIR / "dagster"))
+STATE_DIR = REPO_ROOT / ".state" / CONFIG.name
+DAGSTER_HOME = Path(os.environ.get("DAGSTER_HOME") or STATE_DIR / "dagster").resolve()
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
@@ -42,7 +41,7 @@ DUCKDB_POOL = "duckdb"
 
 RAW_SCHEMA = "raw"
 SCORES_SCHEMA = "scores"
-SOURCE_TABLES = ("customers", "products", "orders", "order_items", "web_events")
+SOURCE_TABLES = tuple(CANONICAL_COLUMNS)  # raw tables; each exists, empty if not configured
 
 # Scored tables written by Python assets (customer_360 is a dbt model in the same schema).
 SEGMENTS_TABLE = "customer_segments"
@@ -50,9 +49,17 @@ CHURN_TABLE = "churn_scores"
 RECOMMENDATIONS_TABLE = "recommendations"
 CUSTOMER_360_TABLE = "customer_360"
 SCORED_TABLES = (SEGMENTS_TABLE, CHURN_TABLE, RECOMMENDATIONS_TABLE, CUSTOMER_360_TABLE)
+# Their columns when a model is skipped (not enough data): the table exists, empty, same contract.
+SKIPPED_SCORE_COLUMNS = {
+    SEGMENTS_TABLE: "customer_id varchar, segment varchar, cluster_id bigint, as_of_date date",
+    CHURN_TABLE: "customer_id varchar, churn_probability double, risk_tier varchar, "
+    "recency_days bigint, as_of_date date",
+    RECOMMENDATIONS_TABLE: "customer_id varchar, rank bigint, product_id varchar, score double, "
+    "model varchar",
+}
 
 REFRESH_JOB = "refresh_all"
 REFRESH_CRON = os.environ.get("REFRESH_CRON", "0 5 * * *")  # daily, 05:00
 REFRESH_TIMEZONE = os.environ.get("REFRESH_TIMEZONE", "UTC")
 
-N_RECOMMENDATIONS = 10
+N_RECOMMENDATIONS = CONFIG.models.n_recommendations

@@ -23,6 +23,7 @@ def stage_of(step_key: str) -> str:
         return "quality checks"
     for prefix, stage in (
         ("raw__", "ingestion"),
+        ("dbt_daily", "dbt daily models"),
         ("dbt_features", "dbt features"),
         ("models__", "model training"),
         ("scores__", "scoring"),
@@ -65,6 +66,9 @@ def print_summary(instance: DagsterInstance, run_id: str, wall_seconds: float) -
             print(f"  {name:<14} not trained in this run")
             continue
         metadata = event.asset_materialization.metadata
+        if "skipped" in metadata:
+            print(f"  {name:<14} skipped: {_metadata_value(metadata, 'skipped')}")
+            continue
         print(
             f"  {name:<14} {_metadata_value(metadata, 'holdout_metric'):<12} "
             f"{_metadata_value(metadata, 'holdout_value'):>8.3f} "

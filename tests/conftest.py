@@ -10,15 +10,29 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="shop-analytics-tests-"))
-os.environ["DUCKDB_PATH"] = str(_SESSION_DIR / "warehouse.duckdb")
-os.environ["DAGSTER_HOME"] = str(_SESSION_DIR / "dagster")
-os.environ.pop("LANDING_DIR", None)
-os.environ.pop("TRUTH_DIR", None)
-
 TEST_SHOP_CUSTOMERS = 4000
 TEST_SHOP_PRODUCTS = 300
+# The shipped synthetic config with the session's folders and a smaller shop.
+_config = yaml.safe_load((Path(__file__).parent.parent / "configs" / "synthetic.yml").read_text())
+_config["data_dir"] = str(_SESSION_DIR)
+_config["synthetic"].update(
+    customers=TEST_SHOP_CUSTOMERS,
+    products=TEST_SHOP_PRODUCTS,
+    seed=7,
+    landing_dir=str(_SESSION_DIR / "landing"),
+    truth_dir=str(_SESSION_DIR / "truth"),
+)
+for _table, _source in _config["sources"].items():
+    _source["path"] = str(_SESSION_DIR / "landing" / f"{_table}.parquet")
+SESSION_CONFIG = _SESSION_DIR / "config.yml"
+SESSION_CONFIG.write_text(yaml.safe_dump(_config, sort_keys=False))
+os.environ["SHOP_CONFIG"] = str(SESSION_CONFIG)
+os.environ["DAGSTER_HOME"] = str(_SESSION_DIR / "dagster")
+for _variable in ("DUCKDB_PATH", "LANDING_DIR", "TRUTH_DIR"):
+    os.environ.pop(_variable, None)
 
 
 @pytest.fixture(scope="session")
@@ -42,13 +56,14 @@ def pipeline_run(landing):
     from dagster import DagsterInstance
 
     from orchestration.definitions import defs
+    from orchestration.defs.schedules import all_days_tags
     from orchestration.instance import ensure_instance
     from orchestration.settings import REFRESH_JOB
 
     ensure_instance()
     instance = DagsterInstance.get()
     result = defs.resolve_job_def(REFRESH_JOB).execute_in_process(
-        instance=instance, raise_on_error=False
+        instance=instance, raise_on_error=False, tags=all_days_tags()
     )
     return result
 
@@ -71,3 +86,14 @@ def truth(pipeline_run):
     from orchestration.settings import TRUTH_DIR
 
     return pd.read_parquet(TRUTH_DIR / "customers_truth.parquet")
+
+
+def config_with_data_dir(data_dir: Path) -> Path:
+    """The session's config (same landing files) with its own warehouse folder, for tests that
+    run the platform in a subprocess; returns the new config file's path."""
+    config = yaml.safe_load(SESSION_CONFIG.read_text())
+    config["data_dir"] = str(data_dir)
+    path = Path(data_dir) / "config.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import duckdb
+from conftest import config_with_data_dir
 from dagster import DagsterInstance
 
 from orchestration.instance import ensure_instance
@@ -37,8 +38,7 @@ def test_run_waits_for_the_pool_while_another_run_writes(landing, tmp_path, monk
     env = {
         **os.environ,
         "DAGSTER_HOME": str(home),
-        "DUCKDB_PATH": str(warehouse),
-        "LANDING_DIR": str(landing),
+        "SHOP_CONFIG": str(config_with_data_dir(tmp_path)),
     }
 
     # "Another run": holds the pool's only slot and DuckDB's write lock on the file.
@@ -57,7 +57,7 @@ def test_run_waits_for_the_pool_while_another_run_writes(landing, tmp_path, monk
                 "-m",
                 "orchestration.definitions",
                 "--select",
-                "raw/orders",
+                "raw/customers",
             ],
             cwd=REPO_ROOT,
             env=env,
@@ -85,4 +85,4 @@ def test_run_waits_for_the_pool_while_another_run_writes(landing, tmp_path, monk
     assert process.returncode == 0, output[-3000:]
     assert "Could not set lock" not in output
     with duckdb.connect(str(warehouse), read_only=True) as conn:
-        assert conn.execute("select count(*) from raw.orders").fetchone()[0] > 0
+        assert conn.execute("select count(*) from raw.customers").fetchone()[0] > 0

@@ -41,7 +41,7 @@ def test_lineage_runs_from_raw_to_scores():
         key = frontier.pop()
         ancestors.add(key)
         frontier |= set(graph.get(key).parent_keys) - ancestors
-    assert dg.AssetKey(["raw", "orders"]) in ancestors
+    assert dg.AssetKey(["raw", "order_lines"]) in ancestors
 
 
 def test_every_step_that_opens_duckdb_shares_one_pool():
@@ -54,7 +54,7 @@ def test_every_step_that_opens_duckdb_shares_one_pool():
 def test_raw_suites_are_blocking_checks():
     graph = defs.resolve_asset_graph()
     blocking = {key.name for key in graph.asset_check_keys if graph.get_check_spec(key).blocking}
-    assert {"great_expectations_raw_orders", "great_expectations_raw_web_events"} <= blocking
+    assert {"great_expectations_raw_order_lines", "great_expectations_raw_web_events"} <= blocking
 
 
 def test_daily_schedule_refreshes_everything():

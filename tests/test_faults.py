@@ -9,6 +9,7 @@ import time
 import dagster as dg
 import duckdb
 import pytest
+from conftest import config_with_data_dir
 
 from orchestration.lib.warehouse import WarehouseResource
 from orchestration.settings import DUCKDB_PATH, REPO_ROOT
@@ -44,9 +45,8 @@ def _comparable(conn: duckdb.DuckDBPyConnection, table: str) -> str:
 def _env(tmp_path, landing) -> dict[str, str]:
     return {
         **os.environ,
-        "DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
+        "SHOP_CONFIG": str(config_with_data_dir(tmp_path)),
         "DAGSTER_HOME": str(tmp_path / "dagster"),
-        "LANDING_DIR": str(landing),
     }
 
 
@@ -75,8 +75,8 @@ def test_sigkill_mid_write_leaves_a_readable_warehouse_and_rerun_matches(
     os.killpg(process.pid, signal.SIGKILL)  # the run and its dbt subprocess, mid-write
     process.wait()
 
-    with duckdb.connect(env["DUCKDB_PATH"], read_only=True) as conn:
-        assert conn.execute("select count(*) from raw.orders").fetchone()[0] > 0
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
+        assert conn.execute("select count(*) from raw.order_lines").fetchone()[0] > 0
 
     rerun = _refresh(env)
     try:
@@ -86,7 +86,7 @@ def test_sigkill_mid_write_leaves_a_readable_warehouse_and_rerun_matches(
             os.killpg(rerun.pid, signal.SIGKILL)
     assert rerun.returncode == 0, output[-3000:]
 
-    with duckdb.connect(env["DUCKDB_PATH"], read_only=True) as conn:
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
         conn.execute(f"attach '{DUCKDB_PATH}' as reference (read_only)")
         for table in COMPARED:
             columns = _comparable(conn, table)

@@ -16,7 +16,8 @@ def test_every_asset_check_passes(pipeline_run):
     evaluations = pipeline_run.get_asset_check_evaluations()
     names = {e.check_name for e in evaluations}
     assert {
-        f"great_expectations_{s}" for s in ("raw_orders", "raw_web_events", "customer_features")
+        f"great_expectations_{s}"
+        for s in ("raw_order_lines", "raw_web_events", "customer_features")
     } <= names
     assert any(not n.startswith("great_expectations") for n in names), (
         "dbt tests should be asset checks"
@@ -26,11 +27,10 @@ def test_every_asset_check_passes(pipeline_run):
 
 
 def test_raw_tables_keep_every_landing_row(warehouse):
-    from orchestration.defs.ingestion import landing_files
-    from orchestration.settings import SOURCE_TABLES
+    from orchestration.settings import CONFIG
 
-    for table in SOURCE_TABLES:
-        files = landing_files(table)
+    for table in CONFIG.sources:
+        files = CONFIG.source_files(table)
         expected = sum(pd.read_parquet(path).shape[0] for path in files)
         assert warehouse.execute(f"select count(*) from raw.{table}").fetchone()[0] == expected
 

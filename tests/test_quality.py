@@ -18,7 +18,7 @@ def _suite(name: str):
 
 def test_every_suite_file_is_valid_and_targets_a_table():
     suites = discover_suites(EXPECTATIONS_DIR)
-    assert {"raw_orders", "raw_web_events", "customer_features"} <= {s.name for s in suites}
+    assert {"raw_order_lines", "raw_web_events", "customer_features"} <= {s.name for s in suites}
     for suite in suites:
         assert suite.columns, suite.name
         assert "." in suite.table
@@ -27,19 +27,20 @@ def test_every_suite_file_is_valid_and_targets_a_table():
 def test_failure_names_expectation_column_and_observed_values():
     frame = pd.DataFrame(
         {
-            "order_id": ["O1", "O2", "O2"],
             "customer_id": ["C1", "C2", "C3"],
-            "ordered_at": pd.to_datetime(["2026-01-01"] * 3),
+            "ordered_at": pd.to_datetime(["2026-01-01", None, "2026-01-01"]),
             "status": ["completed", "shipped", "completed"],
-            "channel": ["web", "web", "app"],
+            "quantity": [1, 2, 3],
+            "unit_price": [1.0, 2.0, 3.0],
+            "discount": [0.0, 0.0, 0.0],
             "currency": ["EUR"] * 3,
         }
     )
-    outcome = validate(frame, _suite("raw_orders"))
+    outcome = validate(frame, _suite("raw_order_lines"))
     assert not outcome.success
     failed = {(f.expectation, f.column) for f in outcome.failures}
     assert failed == {
-        ("expect_column_values_to_be_unique", "order_id"),
+        ("expect_column_values_to_not_be_null", "ordered_at"),
         ("expect_column_values_to_be_in_set", "status"),
     }
     status = next(f for f in outcome.failures if f.column == "status")
@@ -47,7 +48,7 @@ def test_failure_names_expectation_column_and_observed_values():
 
 
 def test_misspelled_expectation_fails_instead_of_being_dropped(tmp_path):
-    definition = json.loads((EXPECTATIONS_DIR / "raw_orders.json").read_text())
+    definition = json.loads((EXPECTATIONS_DIR / "raw_order_lines.json").read_text())
     definition["expectations"].append(
         {"type": "expect_column_values_to_be_purple", "kwargs": {"column": "x"}}
     )
@@ -58,13 +59,14 @@ def test_misspelled_expectation_fails_instead_of_being_dropped(tmp_path):
 
 
 def test_failing_raw_suite_blocks_downstream_assets(tmp_path):
-    @dg.asset(key=["raw", "orders"])
+    @dg.asset(key=["raw", "order_lines"])
     def bad_orders(duckdb: WarehouseResource) -> None:
         with duckdb.get_connection() as conn:
             conn.execute("create schema raw")
             conn.execute(
-                "create table raw.orders as select 'O1' as order_id, 'C1' as customer_id, "
-                "now() as ordered_at, 'shipped' as status, 'web' as channel, 'EUR' as currency"
+                "create table raw.order_lines as select 'C1' as customer_id, "
+                "now() as ordered_at, 'shipped' as status, 1 as quantity, 1.0 as unit_price, "
+                "0.0 as discount, 'EUR' as currency"
             )
 
     downstream_ran = []
@@ -74,7 +76,7 @@ def test_failing_raw_suite_blocks_downstream_assets(tmp_path):
         downstream_ran.append(True)
 
     result = dg.materialize(
-        [bad_orders, downstream, build_suite_check(_suite("raw_orders"))],
+        [bad_orders, downstream, build_suite_check(_suite("raw_order_lines"))],
         resources={"duckdb": WarehouseResource(database=str(tmp_path / "w.duckdb"))},
         raise_on_error=False,
     )

@@ -38,17 +38,14 @@ SCHEMAS: dict[str, dict[str, pa.DataType]] = {
         "price": pa.float64(),
         "created_at": TS,
     },
-    "orders": {
+    "order_lines": {
         "order_id": STR,
+        "line_number": pa.int64(),
         "customer_id": STR,
         "ordered_at": TS,
         "status": STR,
         "channel": STR,
         "currency": STR,
-    },
-    "order_items": {
-        "order_id": STR,
-        "line_number": pa.int64(),
         "product_id": STR,
         "quantity": pa.int64(),
         "unit_price": pa.float64(),
@@ -95,6 +92,13 @@ def _run(config: ShopConfig, base: Path) -> tuple[dict[str, int], dict[str, pd.D
     counts = generate(config, out, truth, progress=False)
     frames = {name: pd.read_parquet(out / f"{name}.parquet") for name in SCHEMAS}
     frames |= {name: pd.read_parquet(truth / f"{name}.parquet") for name in TRUTH_SCHEMAS}
+    # The order header and line views of the landing order lines, as the platform derives them.
+    lines = frames["order_lines"]
+    header = ["order_id", "customer_id", "ordered_at", "status", "channel", "currency"]
+    frames["orders"] = lines[header].drop_duplicates("order_id").reset_index(drop=True)
+    frames["order_items"] = lines[
+        ["order_id", "line_number", "product_id", "quantity", "unit_price", "discount"]
+    ]
     return counts, frames, base
 
 
@@ -122,7 +126,7 @@ def test_files_counts_and_meta(shop: tuple) -> None:
     for name in TRUTH_SCHEMAS:
         assert (base / "truth" / f"{name}.parquet").is_file()
         assert not (base / "landing" / f"{name}.parquet").exists()
-    assert counts == {name: len(df) for name, df in frames.items()}
+    assert counts == {name: len(frames[name]) for name in counts}
     meta = json.loads((base / "truth" / "meta.json").read_text())
     assert meta["seed"] == SMALL.seed
     assert meta["customers"] == SMALL.customers
@@ -135,8 +139,8 @@ def test_files_counts_and_meta(shop: tuple) -> None:
     assert counts["customers"] == SMALL.customers
     assert counts["products"] == SMALL.products
     # ~100k-200k orders per 30k customers -> several orders per customer
-    assert 2.5 < counts["orders"] / SMALL.customers < 8
-    assert counts["order_items"] > counts["orders"]
+    assert 2.5 < len(frames["orders"]) / SMALL.customers < 8
+    assert counts["order_lines"] > len(frames["orders"])
     assert 50 < counts["web_events"] / SMALL.customers < 150
 
 
@@ -393,7 +397,7 @@ def test_scaling(shop: tuple, tmp_path: Path) -> None:
     counts, _, _ = _run(big, tmp_path)
     assert counts["customers"] == 2 * small_counts["customers"]
     assert counts["products"] == small_counts["products"]
-    for name in ("orders", "order_items", "web_events", "future_order_items"):
+    for name in ("order_lines", "web_events", "future_order_items"):
         ratio = counts[name] / small_counts[name]
         assert 1.7 < ratio < 2.3, (name, ratio)
 
@@ -413,6 +417,6 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*argv, "--out", str(out), "--truth", str(truth), "--no-progress"]) == 0
     assert (out / "web_events.parquet").is_file() and (truth / "meta.json").is_file()
     captured = capsys.readouterr()
-    assert "orders:" in captured.out and captured.err == ""
+    assert "order_lines:" in captured.out and captured.err == ""
     meta = json.loads((truth / "meta.json").read_text())
     assert meta["customers"] == 300 and meta["seed"] == 3

@@ -95,10 +95,10 @@ def test_ui_serves_the_whole_graph(ui_url):
 def test_ui_shows_blocking_checks_and_model_metrics(ui_url):
     checks = _graphql(
         ui_url,
-        '{ assetNodeOrError(assetKey: {path: ["raw", "orders"]}) { ... on AssetNode { '
+        '{ assetNodeOrError(assetKey: {path: ["raw", "order_lines"]}) { ... on AssetNode { '
         "assetChecksOrError { ... on AssetChecks { checks { name blocking } } } } } }",
     )["assetNodeOrError"]["assetChecksOrError"]["checks"]
-    assert {"name": "great_expectations_raw_orders", "blocking": True} in checks
+    assert {"name": "great_expectations_raw_order_lines", "blocking": True} in checks
     entries = _graphql(
         ui_url,
         '{ assetNodeOrError(assetKey: {path: ["models", "churn"]}) { ... on AssetNode { '

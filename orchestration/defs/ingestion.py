@@ -1,50 +1,61 @@
-"""Raw ingestion: one asset per landing table. Every landing row is loaded into `raw.<table>` or
-quarantined in `raw.quarantine` with its file, row number and reason; a blocking reconciliation
-check per table proves that rows read = loaded + quarantined for every file."""
+"""Raw ingestion: one asset per canonical table, loaded from the source the config maps onto it.
+
+Every row read is loaded into `raw.<table>` or quarantined in `raw.quarantine` with its file,
+line or row number and reason; a blocking reconciliation check per table proves that rows read =
+loaded + quarantined for every file and day. Tables with a timestamp (order lines, web events)
+are partitioned by day: a run for some days replaces exactly those days. A table whose source the
+config leaves out exists empty, so every downstream model runs on any deployment.
+"""
 
 import dagster as dg
 
-from orchestration.lib.ingest import MissingColumnError, load_table, reconcile
+from orchestration.defs.partitions import daily_partitions, partition_days
+from orchestration.lib.ingest import TABLES, SourceError, ensure_raw_tables, load_source, reconcile
 from orchestration.lib.warehouse import WarehouseResource, table_metadata
-from orchestration.settings import DUCKDB_POOL, LANDING_DIR, RAW_SCHEMA, SOURCE_TABLES
-
-
-def landing_files(table: str) -> list[str]:
-    """The landing Parquet files of a table: `<table>.parquet` or `<table>/*.parquet`."""
-    files = sorted(LANDING_DIR.glob(f"{table}.parquet")) + sorted(
-        LANDING_DIR.glob(f"{table}/*.parquet")
-    )
-    return [str(path) for path in files]
+from orchestration.settings import CONFIG, CONFIG_PATH, DUCKDB_POOL, RAW_SCHEMA, SOURCE_TABLES
 
 
 def build_raw_asset(table: str) -> dg.AssetsDefinition:
+    source = CONFIG.sources.get(table)
+    # Partitioned by day when the table has a timestamp and the config has a source for it.
+    partitioned = source is not None and TABLES[table].timestamp is not None
+    where = (
+        f"`{source.path}` ({CONFIG.source_format(table)}) from {CONFIG_PATH.name}"
+        if source
+        else "no source in the config: the table stays empty"
+    )
+
     @dg.asset(
         key=[RAW_SCHEMA, table],
         group_name=RAW_SCHEMA,
         pool=DUCKDB_POOL,
-        kinds={"duckdb", "parquet"},
+        kinds={"duckdb", CONFIG.source_format(table) if source else "duckdb"},
+        partitions_def=daily_partitions if partitioned else None,
+        backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
         description=(
-            f"Landing file(s) `{table}.parquet` loaded into `{RAW_SCHEMA}.{table}`; rows that break "
-            f"a rule or repeat another row go to `{RAW_SCHEMA}.quarantine` with the reason."
+            f"`{RAW_SCHEMA}.{table}` loaded from {where}. Rows that break a rule or repeat another "
+            f"row go to `{RAW_SCHEMA}.quarantine` with the reason."
+            + (" Partitioned by the day of its timestamp." if partitioned else "")
         ),
     )
     def _raw_table(
         context: dg.AssetExecutionContext, duckdb: WarehouseResource
     ) -> dg.MaterializeResult:
-        files = landing_files(table)
-        if not files:
-            raise dg.Failure(
-                f"No landing file for table '{table}': expected {LANDING_DIR / (table + '.parquet')} "
-                f"or Parquet files in {LANDING_DIR / table}/"
-            )
+        window = partition_days(context) if partitioned else None
         with duckdb.get_connection() as conn:
+            if source is None:
+                ensure_raw_tables(conn, RAW_SCHEMA)
+                return dg.MaterializeResult(
+                    metadata={**table_metadata(conn, RAW_SCHEMA, table), "source": "not configured"}
+                )
             try:
-                report = load_table(conn, table, files, RAW_SCHEMA)
-            except MissingColumnError as error:
+                report = load_source(conn, CONFIG, table, RAW_SCHEMA, window)
+            except SourceError as error:
                 raise dg.Failure(str(error)) from None
             metadata = table_metadata(conn, RAW_SCHEMA, table)
+        days = f" for {window[0]}..{window[1]}" if window else ""
         context.log.info(
-            f"{table}: read {report.rows_read:,}, loaded {report.rows_loaded:,}, "
+            f"{table}{days}: read {report.rows_read:,}, loaded {report.rows_loaded:,}, "
             f"quarantined {report.rows_quarantined:,} {report.reasons or ''}"
         )
         return dg.MaterializeResult(
@@ -54,7 +65,7 @@ def build_raw_asset(table: str) -> dg.AssetsDefinition:
                 "rows_loaded": report.rows_loaded,
                 "rows_quarantined": report.rows_quarantined,
                 "quarantine_reasons": dg.MetadataValue.json(report.reasons),
-                "source_files": files,
+                "source_files": report.files,
             }
         )
 
@@ -65,7 +76,7 @@ def build_reconciliation_check(table: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=dg.AssetKey([RAW_SCHEMA, table]),
         name="rows_reconciled",
-        description="For every landing file: rows read = rows loaded + rows quarantined.",
+        description="For every landing file and day: rows read = rows loaded + rows quarantined.",
         blocking=True,
         pool=DUCKDB_POOL,
     )
@@ -82,4 +93,6 @@ def build_reconciliation_check(table: str) -> dg.AssetChecksDefinition:
 
 
 raw_assets = [build_raw_asset(table) for table in SOURCE_TABLES]
-reconciliation_checks = [build_reconciliation_check(table) for table in SOURCE_TABLES]
+reconciliation_checks = [
+    build_reconciliation_check(table) for table in SOURCE_TABLES if table in CONFIG.sources
+]

@@ -22,6 +22,7 @@ from orchestration.settings import (
     REPORT_DIR,
     SCORES_SCHEMA,
     SEGMENTS_TABLE,
+    SKIPPED_SCORE_COLUMNS,
 )
 
 FEATURES = dg.AssetKey(["marts", "customer_features"])
@@ -49,6 +50,64 @@ def _holdout_metadata(metric: str, value: float, baseline_name: str, baseline: f
     }
 
 
+MIN_CUSTOMERS_FOR_SEGMENTS = 50
+
+
+def _skipped(context: dg.AssetExecutionContext, reason: str) -> dg.MaterializeResult:
+    """A model that cannot be trained on this deployment's data: say why, do not crash."""
+    context.log.warning(f"Skipped: {reason}")
+    return dg.MaterializeResult(metadata={"skipped": reason})
+
+
+def _skipped_scores(
+    context: dg.AssetExecutionContext, conn: object, table: str, reason: str
+) -> dg.MaterializeResult:
+    """An empty scored table with the usual columns, so customer_360 and exports still run."""
+    conn.execute(
+        f"create or replace table {SCORES_SCHEMA}.{table} ({SKIPPED_SCORE_COLUMNS[table]}, "
+        "model_version varchar, scored_at timestamp)"
+    )
+    context.log.warning(f"Skipped: {reason}")
+    return dg.MaterializeResult(
+        metadata={**table_metadata(conn, SCORES_SCHEMA, table), "skipped": reason}
+    )
+
+
+def _segmentation_skip_reason(conn: object) -> str | None:
+    customers = conn.execute("select count(*) from marts.customer_features").fetchone()[0]
+    if customers < MIN_CUSTOMERS_FOR_SEGMENTS:
+        return f"{customers} customers; segmentation needs at least {MIN_CUSTOMERS_FOR_SEGMENTS}"
+    return None
+
+
+def _churn_skip_reason(conn: object) -> str | None:
+    cutoffs, classes = conn.execute(
+        "select count(distinct as_of_date), count(distinct churned) from marts.churn_labels"
+    ).fetchone()
+    if cutoffs < 2 or classes < 2:
+        return (
+            f"{cutoffs} labelled cutoff(s) with {classes} outcome(s): churn needs two cutoffs "
+            "(train and held out) with both churners and stayers; provide a history longer than "
+            "two churn horizons (models.churn_horizon_days in the config)"
+        )
+    return None
+
+
+def _recommender_skip_reason(conn: object) -> str | None:
+    products, holdout_buyers = conn.execute(
+        "select count(distinct product_id), count(distinct customer_id) filter "
+        "(where purchases_in_holdout > 0) from marts.customer_product_interactions"
+    ).fetchone()
+    if products < 2:
+        return (
+            f"{products} product(s) in the order lines: recommendations need product ids "
+            "(map sources.order_lines.columns.product_id)"
+        )
+    if holdout_buyers == 0:
+        return "no purchases in the holdout period to evaluate recommendations on"
+    return None
+
+
 def _scored(frame: pd.DataFrame, version: str) -> pd.DataFrame:
     """Add the model version and scoring time; keep as_of_date a DATE in the warehouse."""
     if "as_of_date" in frame:
@@ -71,6 +130,8 @@ def segmentation_model(
     context: dg.AssetExecutionContext, duckdb: WarehouseResource
 ) -> dg.MaterializeResult:
     with duckdb.get_connection() as conn:
+        if reason := _segmentation_skip_reason(conn):
+            return _skipped(context, reason)
         features = read_table(conn, "marts", "customer_features", ("customer_id",))
     in_holdout = (
         pd.util.hash_pandas_object(features["customer_id"], index=False) % 5 == 0
@@ -116,6 +177,9 @@ def segmentation_model(
 def customer_segments(
     context: dg.AssetExecutionContext, duckdb: WarehouseResource
 ) -> dg.MaterializeResult:
+    with duckdb.get_connection() as conn:
+        if reason := _segmentation_skip_reason(conn):
+            return _skipped_scores(context, conn, SEGMENTS_TABLE, reason)
     version = latest_model(MODEL_DIR, SEGMENTATION_MODEL)
     model: segmentation.CustomerSegmenter = version.load()
     with duckdb.get_connection() as conn:
@@ -164,6 +228,8 @@ def churn_model(
     context: dg.AssetExecutionContext, duckdb: WarehouseResource
 ) -> dg.MaterializeResult:
     with duckdb.get_connection() as conn:
+        if reason := _churn_skip_reason(conn):
+            return _skipped(context, reason)
         labelled = conn.execute(
             "select s.*, l.churned from marts.customer_feature_snapshots s "
             "join marts.churn_labels l using (customer_id, as_of_date) order by customer_id, as_of_date"
@@ -222,6 +288,9 @@ def churn_model(
 def churn_scores(
     context: dg.AssetExecutionContext, duckdb: WarehouseResource
 ) -> dg.MaterializeResult:
+    with duckdb.get_connection() as conn:
+        if reason := _churn_skip_reason(conn):
+            return _skipped_scores(context, conn, CHURN_TABLE, reason)
     version = latest_model(MODEL_DIR, CHURN_MODEL)
     saved = version.load()
     with duckdb.get_connection() as conn:
@@ -263,6 +332,8 @@ def recommender_model(
     context: dg.AssetExecutionContext, duckdb: WarehouseResource
 ) -> dg.MaterializeResult:
     with duckdb.get_connection() as conn:
+        if reason := _recommender_skip_reason(conn):
+            return _skipped(context, reason)
         interactions = read_table(
             conn, "marts", "customer_product_interactions", ("customer_id", "product_id")
         )
@@ -309,6 +380,9 @@ def recommender_model(
 def recommendations(
     context: dg.AssetExecutionContext, duckdb: WarehouseResource
 ) -> dg.MaterializeResult:
+    with duckdb.get_connection() as conn:
+        if reason := _recommender_skip_reason(conn):
+            return _skipped_scores(context, conn, RECOMMENDATIONS_TABLE, reason)
     version = latest_model(MODEL_DIR, RECOMMENDER_MODEL)
     model: recommend.ItemKNNRecommender = version.load()
     with duckdb.get_connection() as conn:

@@ -11,7 +11,7 @@ import duckdb as duckdb_lib
 
 from orchestration.lib.expectations import SuiteFile, discover_suites, validate
 from orchestration.lib.warehouse import WarehouseResource, identifier
-from orchestration.settings import DUCKDB_POOL, EXPECTATIONS_DIR
+from orchestration.settings import CONFIG, DUCKDB_POOL, EXPECTATIONS_DIR, RAW_SCHEMA
 
 
 def _failure_table(outcome_failures: list) -> str:
@@ -67,4 +67,12 @@ def build_suite_check(suite: SuiteFile) -> dg.AssetChecksDefinition:
     return _check
 
 
-suite_checks = [build_suite_check(suite) for suite in discover_suites(EXPECTATIONS_DIR)]
+def _applies(suite: SuiteFile) -> bool:
+    """A raw table's suite applies only when the deployment configures that source."""
+    schema, table = suite.table.split(".")
+    return schema != RAW_SCHEMA or table in CONFIG.sources
+
+
+suite_checks = [
+    build_suite_check(suite) for suite in discover_suites(EXPECTATIONS_DIR) if _applies(suite)
+]

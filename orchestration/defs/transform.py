@@ -1,9 +1,16 @@
 """dbt models as Dagster assets (dagster-dbt), keyed by warehouse schema and table.
 
-Two @dbt_assets: everything up to the marts runs before the models; the `activation` folder
-(customer_360, schema `scores`) reads the scored tables and so runs after them.
+Three @dbt_assets:
+- `dbt_daily`: the staging views and the incremental models tagged `daily` (orders, order lines,
+  daily browsing). A run for some days (partitions of the raw tables) deletes and re-inserts
+  exactly those days (vars partition_start / partition_end); a run without partitions rebuilds
+  every day.
+- `dbt_features`: the customer features, labels and interactions, rebuilt as of the latest day.
+- `dbt_activation` (customer_360, schema `scores`) reads the scored tables, so it runs after them.
+Every invocation gets the config's model settings as dbt vars.
 """
 
+import json
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -19,13 +26,15 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from orchestration.defs.partitions import run_days
 from orchestration.lib.warehouse import WarehouseResource
-from orchestration.settings import DBT_PROJECT_DIR, DUCKDB_POOL
+from orchestration.settings import CONFIG, DBT_PROJECT_DIR, DUCKDB_POOL
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 # Only acts under `dagster dev`; `make` runs `dbt parse` once at set-up otherwise.
 dbt_project.prepare_if_dev()
 
+DAILY_SELECTION = "path:models/staging tag:daily"
 ACTIVATION_SELECTION = "path:models/activation"
 
 # When a run builds only part of the project (a selection in the UI, or a subset job), run a dbt
@@ -56,17 +65,38 @@ translator = ShopDbtTranslator(
 
 
 def _build(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: WarehouseResource
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    duckdb: WarehouseResource,
+    extra_vars: Mapping[str, str] | None = None,
 ) -> Iterator[Any]:
     with duckdb.get_connection():
         pass  # fails with a clear message if a program outside Dagster holds the warehouse
-    yield from dbt.cli(["build"], context=context).stream()
+    dbt_vars = {**CONFIG.dbt_vars(), **(extra_vars or {})}
+    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
 
 
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
-    exclude=ACTIVATION_SELECTION,
+    select=DAILY_SELECTION,
+    dagster_dbt_translator=translator,
+    pool=DUCKDB_POOL,
+    name="dbt_daily",
+)
+def dbt_daily_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: WarehouseResource
+) -> Iterator[Any]:
+    """Staging views and the day-by-day incremental models, for the days the run refreshes."""
+    days = run_days(context)
+    window = {"partition_start": days[0].isoformat(), "partition_end": days[1].isoformat()}
+    yield from _build(context, dbt, duckdb, window if days else None)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    exclude=f"{DAILY_SELECTION} {ACTIVATION_SELECTION}",
     dagster_dbt_translator=translator,
     pool=DUCKDB_POOL,
     name="dbt_features",
@@ -74,7 +104,7 @@ def _build(
 def dbt_feature_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: WarehouseResource
 ) -> Iterator[Any]:
-    """Staging, intermediate and mart models with their dbt tests (shown as asset checks)."""
+    """Features, labels and interactions as of the latest day, with their dbt tests (checks)."""
     yield from _build(context, dbt, duckdb)
 
 

@@ -1,3 +1,9 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_partition_window('activity_date') }}",
+    tags=['daily'],
+) }}
 {#- Browsing of known customers, one row per customer and day: the unit the feature windows sum over. -#}
 with events as (
     select * from {{ ref('stg_shop__web_events') }}
@@ -19,3 +25,4 @@ daily as (
 )
 
 select * from daily
+where {{ partition_filter('activity_date') }}

@@ -10,7 +10,7 @@ as_of_dates as (
 
 orders as (
     select * from {{ ref('fct_orders') }}
-    where not is_cancelled
+    where is_purchase
 ),
 
 eligible as (

@@ -39,25 +39,25 @@ order_stats as (
     select
         s.customer_id,
         s.as_of_date,
-        count(*) filter (where not o.is_cancelled) as frequency,
+        count(*) filter (where o.is_purchase) as frequency,
         count(*) filter (where o.is_revenue) as completed_orders,
         count(*) as orders_placed,
         count(*) filter (where o.is_cancelled) as cancelled_orders,
         count(*) filter (where o.is_returned) as returned_orders,
-        min(o.ordered_at) filter (where not o.is_cancelled) as first_order_at,
-        max(o.ordered_at) filter (where not o.is_cancelled) as last_order_at,
+        min(o.ordered_at) filter (where o.is_purchase) as first_order_at,
+        max(o.ordered_at) filter (where o.is_purchase) as last_order_at,
         coalesce(sum(o.net_amount) filter (where o.is_revenue), 0) as monetary,
-        coalesce(sum(o.gross_amount) filter (where not o.is_cancelled), 0) as gross_amount,
-        coalesce(sum(o.discount_amount) filter (where not o.is_cancelled), 0) as discount_amount,
-        coalesce(sum(o.n_units) filter (where not o.is_cancelled), 0) as units,
+        coalesce(sum(o.gross_amount) filter (where o.is_purchase), 0) as gross_amount,
+        coalesce(sum(o.discount_amount) filter (where o.is_purchase), 0) as discount_amount,
+        coalesce(sum(o.n_units) filter (where o.is_purchase), 0) as units,
         count(*) filter (
-            where not o.is_cancelled and o.ordered_at >= s.cutoff_at - interval 90 day
+            where o.is_purchase and o.ordered_at >= s.cutoff_at - interval 90 day
         ) as orders_90d,
         coalesce(sum(o.net_amount) filter (
             where o.is_revenue and o.ordered_at >= s.cutoff_at - interval 90 day
         ), 0) as revenue_90d,
         count(*) filter (
-            where not o.is_cancelled and o.ordered_at >= s.cutoff_at - interval 365 day
+            where o.is_purchase and o.ordered_at >= s.cutoff_at - interval 365 day
         ) as orders_365d
     from customer_snapshots as s
     inner join orders as o
@@ -72,15 +72,15 @@ item_stats as (
         count(distinct i.product_id) as distinct_products,
         count(distinct i.category) as distinct_categories,
         avg(i.unit_price) as avg_unit_price,
-        coalesce(sum(i.net_amount) filter (where i.status = 'completed'), 0) as item_revenue
+        coalesce(sum(i.net_amount) filter (where i.is_revenue), 0) as item_revenue
         {%- for category in categories %},
         coalesce(sum(i.net_amount) filter (
-            where i.status = 'completed' and i.category = '{{ category.name | replace("'", "''") }}'
+            where i.is_revenue and i.category = '{{ category.name | replace("'", "''") }}'
         ), 0) as spend_{{ category.slug }}
         {%- endfor %}
     from customer_snapshots as s
     inner join items as i
-        on i.customer_id = s.customer_id and i.ordered_at < s.cutoff_at and not i.is_cancelled
+        on i.customer_id = s.customer_id and i.ordered_at < s.cutoff_at and i.is_purchase
     group by s.customer_id, s.as_of_date
 ),
 

@@ -2,7 +2,7 @@
     split at the recommender's holdout start (the last recommender_holdout_days days). -#}
 with items as (
     select * from {{ ref('fct_order_items') }}
-    where not is_cancelled and customer_id is not null
+    where is_purchase and customer_id is not null and product_id is not null
 ),
 
 events as (

@@ -9,9 +9,9 @@ orders as (
 lifetime as (
     select
         customer_id,
-        min(ordered_at) filter (where not is_cancelled) as first_order_at,
-        max(ordered_at) filter (where not is_cancelled) as last_order_at,
-        count(*) filter (where not is_cancelled) as lifetime_orders,
+        min(ordered_at) filter (where is_purchase) as first_order_at,
+        max(ordered_at) filter (where is_purchase) as last_order_at,
+        count(*) filter (where is_purchase) as lifetime_orders,
         coalesce(sum(net_amount) filter (where is_revenue), 0) as lifetime_revenue
     from orders
     group by customer_id

@@ -1,3 +1,9 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_partition_window('order_date') }}",
+    tags=['daily'],
+) }}
 with items as (
     select * from {{ ref('stg_shop__order_items') }}
 ),
@@ -20,6 +26,9 @@ joined as (
         orders.status,
         orders.is_cancelled,
         orders.is_returned,
+        orders.is_refund,
+        orders.status in ('completed', 'returned') as is_purchase,
+        orders.status in ('completed', 'refund') as is_revenue,
         items.product_id,
         products.category,
         products.brand,
@@ -34,3 +43,4 @@ joined as (
 )
 
 select * from joined
+where {{ partition_filter('order_date') }}

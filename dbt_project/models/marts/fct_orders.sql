@@ -1,3 +1,9 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_partition_window('order_date') }}",
+    tags=['daily'],
+) }}
 with orders as (
     select * from {{ ref('stg_shop__orders') }}
 ),
@@ -29,7 +35,10 @@ final as (
         orders.currency,
         orders.is_cancelled,
         orders.is_returned,
-        orders.status = 'completed' as is_revenue,
+        orders.is_refund,
+        -- a purchase counts as an order; revenue is completed orders net of refunds
+        orders.status in ('completed', 'returned') as is_purchase,
+        orders.status in ('completed', 'refund') as is_revenue,
         coalesce(order_totals.n_lines, 0) as n_lines,
         coalesce(order_totals.n_units, 0) as n_units,
         coalesce(order_totals.gross_amount, 0) as gross_amount,
@@ -40,3 +49,4 @@ final as (
 )
 
 select * from final
+where {{ partition_filter('order_date') }}

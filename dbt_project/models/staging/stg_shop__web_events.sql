@@ -4,8 +4,8 @@ with source as (
 
 renamed as (
     select
-        cast(event_id as varchar) as event_id,
-        cast(session_id as varchar) as session_id,
+        coalesce(event_id, session_id || '#' || cast(_row_number as varchar)) as event_id,
+        session_id,
         nullif(trim(cast(customer_id as varchar)), '') as customer_id,
         lower(trim(event_type)) as event_type,
         cast(event_at as timestamp) as event_at,
