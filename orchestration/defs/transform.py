@@ -89,8 +89,12 @@ def dbt_daily_models(
 ) -> Iterator[Any]:
     """Staging views and the day-by-day incremental models, for the days the run refreshes."""
     days = run_days(context)
-    window = {"partition_start": days[0].isoformat(), "partition_end": days[1].isoformat()}
-    yield from _build(context, dbt, duckdb, window if days else None)
+    window = (
+        {"partition_start": days[0].isoformat(), "partition_end": days[1].isoformat()}
+        if days
+        else None  # a run without partitions: the incremental models rebuild every day
+    )
+    yield from _build(context, dbt, duckdb, window)
 
 
 @dbt_assets(
