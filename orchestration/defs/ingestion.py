@@ -29,7 +29,7 @@ def build_raw_asset(table: str) -> dg.AssetsDefinition:
         key=[RAW_SCHEMA, table],
         group_name=RAW_SCHEMA,
         pool=DUCKDB_POOL,
-        kinds={"duckdb", CONFIG.source_format(table) if source else "duckdb"},
+        kinds={"duckdb", CONFIG.source_format(table)} if source else {"duckdb"},
         partitions_def=daily_partitions if partitioned else None,
         backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
         description=(

@@ -180,9 +180,8 @@ def customer_segments(
     with duckdb.get_connection() as conn:
         if reason := _segmentation_skip_reason(conn):
             return _skipped_scores(context, conn, SEGMENTS_TABLE, reason)
-    version = latest_model(MODEL_DIR, SEGMENTATION_MODEL)
-    model: segmentation.CustomerSegmenter = version.load()
-    with duckdb.get_connection() as conn:
+        version = latest_model(MODEL_DIR, SEGMENTATION_MODEL)
+        model: segmentation.CustomerSegmenter = version.load()
         features = read_table(conn, "marts", "customer_features", ("customer_id",))
         scores = _scored(
             pd.DataFrame(
@@ -291,9 +290,8 @@ def churn_scores(
     with duckdb.get_connection() as conn:
         if reason := _churn_skip_reason(conn):
             return _skipped_scores(context, conn, CHURN_TABLE, reason)
-    version = latest_model(MODEL_DIR, CHURN_MODEL)
-    saved = version.load()
-    with duckdb.get_connection() as conn:
+        version = latest_model(MODEL_DIR, CHURN_MODEL)
+        saved = version.load()
         features = read_table(conn, "marts", "customer_features", ("customer_id",))
         scores = _scored(
             churn.score_churn(saved["pipeline"], saved["features"], features), version.version
@@ -383,9 +381,8 @@ def recommendations(
     with duckdb.get_connection() as conn:
         if reason := _recommender_skip_reason(conn):
             return _skipped_scores(context, conn, RECOMMENDATIONS_TABLE, reason)
-    version = latest_model(MODEL_DIR, RECOMMENDER_MODEL)
-    model: recommend.ItemKNNRecommender = version.load()
-    with duckdb.get_connection() as conn:
+        version = latest_model(MODEL_DIR, RECOMMENDER_MODEL)
+        model: recommend.ItemKNNRecommender = version.load()
         customers = conn.execute("select customer_id from marts.customer_features order by 1").df()
         recs = model.recommend(customers["customer_id"].tolist(), N_RECOMMENDATIONS)
         scores = _scored(

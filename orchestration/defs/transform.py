@@ -10,6 +10,7 @@ Three @dbt_assets:
 Every invocation gets the config's model settings as dbt vars.
 """
 
+import functools
 import json
 import os
 import sys
@@ -64,6 +65,16 @@ translator = ShopDbtTranslator(
 )
 
 
+# What the three @dbt_assets share: the project, the asset keys and groups, the warehouse pool.
+shop_dbt_assets = functools.partial(
+    dbt_assets,
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    pool=DUCKDB_POOL,
+)
+
+
 def _build(
     context: dg.AssetExecutionContext,
     dbt: DbtCliResource,
@@ -76,12 +87,8 @@ def _build(
     yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
+@shop_dbt_assets(
     select=DAILY_SELECTION,
-    dagster_dbt_translator=translator,
-    pool=DUCKDB_POOL,
     name="dbt_daily",
 )
 def dbt_daily_models(
@@ -97,12 +104,8 @@ def dbt_daily_models(
     yield from _build(context, dbt, duckdb, window)
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
+@shop_dbt_assets(
     exclude=f"{DAILY_SELECTION} {ACTIVATION_SELECTION}",
-    dagster_dbt_translator=translator,
-    pool=DUCKDB_POOL,
     name="dbt_features",
 )
 def dbt_feature_models(
@@ -112,12 +115,8 @@ def dbt_feature_models(
     yield from _build(context, dbt, duckdb)
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
+@shop_dbt_assets(
     select=ACTIVATION_SELECTION,
-    dagster_dbt_translator=translator,
-    pool=DUCKDB_POOL,
     name="dbt_activation",
 )
 def dbt_activation_models(

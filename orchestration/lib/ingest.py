@@ -286,6 +286,20 @@ def _read_file(
     return set(mapping)
 
 
+def _other_zone(source: Source, config: Config) -> bool:
+    return (source.timezone or config.timezone) != config.timezone
+
+
+def _timestamp_params(source: Source, config: Config) -> dict[str, object]:
+    """The bound parameters the timestamp SQL from _typed refers to."""
+    params: dict[str, object] = {}
+    if source.timestamp_format:
+        params["timestamp_format"] = source.timestamp_format
+    if _other_zone(source, config):
+        params |= {"shop_zone": config.timezone, "source_zone": source.timezone}
+    return params
+
+
 def _typed(column: str, kind: str, source: Source, config: Config) -> str:
     """SQL giving `column` as its canonical type, or NULL where the value does not convert."""
     value = identifier(column)
@@ -294,8 +308,7 @@ def _typed(column: str, kind: str, source: Source, config: Config) -> str:
             parsed = f"try_strptime(trim(cast({value} as varchar)), $timestamp_format)"
         else:
             parsed = f"try_cast({value} as timestamp)"
-        zone = source.timezone or config.timezone
-        if zone != config.timezone:  # source in another zone: convert to the shop's local time
+        if _other_zone(source, config):  # convert to the shop's local time
             parsed = f"timezone($shop_zone, timezone($source_zone, {parsed}))"
         return parsed
     if kind == "varchar":
@@ -345,11 +358,7 @@ def load_source(
     for index, path in enumerate(files):
         mapped |= _read_file(conn, config, table, path, first=index == 0)
 
-    params: dict[str, object] = {}
-    if source.timestamp_format:
-        params["timestamp_format"] = source.timestamp_format
-    if (source.timezone or config.timezone) != config.timezone:
-        params |= {"shop_zone": config.timezone, "source_zone": source.timezone}
+    params = _timestamp_params(source, config)
     typed = ", ".join(
         f"{_typed(column, kind, source, config)} as {identifier(column)}"
         for column, kind in columns.items()
@@ -545,11 +554,7 @@ def file_days(config: Config, table: str, path: str) -> tuple[date, date] | None
     try:
         conn.execute(f"set TimeZone = '{config.timezone}'")
         _read_file(conn, config, table, path, first=True)
-        params: dict[str, object] = {}
-        if source.timestamp_format:
-            params["timestamp_format"] = source.timestamp_format
-        if (source.timezone or config.timezone) != config.timezone:
-            params |= {"shop_zone": config.timezone, "source_zone": source.timezone}
+        params = _timestamp_params(source, config)
         kind = CANONICAL_COLUMNS[table][spec.timestamp]
         parsed = _typed(spec.timestamp, kind, source, config)
         first, last = conn.execute(
