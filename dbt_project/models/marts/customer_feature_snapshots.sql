@@ -116,14 +116,14 @@ final as (
         coalesce(o.frequency, 0) as frequency,
         coalesce(o.frequency, 0) * 365.0 / greatest(date_diff('day', s.signup_date, s.as_of_date), 30)
             as orders_per_year,
-        coalesce(o.monetary, 0) as monetary,
+        cast(coalesce(o.monetary, 0) as double) as monetary,
         o.monetary / nullif(o.completed_orders, 0) as avg_order_value,
         case when o.frequency > 1
             then date_diff('day', o.first_order_at, o.last_order_at) / (o.frequency - 1.0)
         end as mean_days_between_orders,
         coalesce(o.orders_90d, 0) as orders_90d,
         coalesce(o.orders_365d, 0) as orders_365d,
-        coalesce(o.revenue_90d, 0) as revenue_90d,
+        cast(coalesce(o.revenue_90d, 0) as double) as revenue_90d,
         coalesce(o.cancelled_orders / nullif(o.orders_placed, 0), 0) as cancel_rate,
         coalesce(o.returned_orders / nullif(o.frequency, 0), 0) as return_rate,
         coalesce(o.discount_amount / nullif(o.gross_amount, 0), 0) as discount_share,

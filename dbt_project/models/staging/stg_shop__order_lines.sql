@@ -1,6 +1,7 @@
 {#- Order lines with the ids a bare transactions file lacks derived: an order per customer and
     timestamp, line numbers in file order. Amounts: `amount` when the source has it, otherwise
-    quantity x unit_price - discount. -#}
+    quantity x unit_price - discount. Money stays DECIMAL as loaded, so sums are exact and the
+    same on every run (parallel sums of doubles differ in the last bits from run to run). -#}
 with source as (
     select * from {{ source('raw', 'order_lines') }}
 ),
@@ -23,9 +24,9 @@ derived as (
         category,
         brand,
         quantity,
-        cast(unit_price as double) as unit_price,
-        cast(coalesce(discount, 0) as double) as discount_amount,
-        cast(amount as double) as amount,
+        unit_price,
+        coalesce(discount, 0) as discount_amount,
+        amount,
         _source_file,
         _row_number
     from source
@@ -49,7 +50,8 @@ select
     category,
     brand,
     coalesce(quantity, 1) as quantity,
-    coalesce(unit_price, amount / nullif(coalesce(quantity, 1), 0)) as unit_price,
+    coalesce(unit_price, cast(amount / nullif(coalesce(quantity, 1), 0) as decimal(18, 4)))
+        as unit_price,
     discount_amount,
     coalesce(amount + discount_amount, quantity * unit_price) as gross_amount,
     coalesce(amount, quantity * unit_price - discount_amount) as net_amount,
