@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 
 
 def recall_at_k(recommended: Sequence[object], relevant: set[object], k: int) -> float:
@@ -39,3 +40,10 @@ def ranking_metrics(
         f"ndcg_at_{k}": float(np.nanmean(ndcgs)) if ndcgs else float("nan"),
         "customers_evaluated": len(truth),
     }
+
+
+def catalogue_coverage(recommendations: pd.DataFrame, n_products: int) -> float:
+    """Share of the catalogue's `n_products` recommended to anyone (distinct product_id)."""
+    if n_products <= 0:
+        raise ValueError("n_products must be positive")
+    return float(recommendations["product_id"].nunique() / n_products)
