@@ -1,19 +1,37 @@
 """Churn risk: will a customer who has ordered place no order in the next H days?
 
-Training rows are customer feature snapshots at earlier cutoffs with labels from the following
-H days (both built in dbt). The oldest labelled cutoff(s) train the model; the most recent
-labelled cutoff is a later, held-out window on which it is compared with a recency-only baseline.
+Training rows are customer feature snapshots at cutoffs H days apart, with labels from the
+following H days (both built in dbt, so a snapshot never sees anything after its cutoff).
+
+Evaluation is a rolling-origin backtest: for every labelled cutoff after the first, the models
+are fitted on the earlier cutoffs only and scored on that cutoff. The latest fold is the holdout
+the promotion gate uses. Three models are compared on the same folds:
+
+- gradient boosting (HistGradientBoosting) with isotonic calibration, the model we ship;
+- recency alone (logistic regression on log recency), the rule it replaces;
+- logistic regression on recency, frequency and monetary value (the classic RFM model).
+
+Each customer's score comes with its top reasons: the features whose value, replaced by the
+population median, would lower that customer's churn probability the most.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.frozen import FrozenEstimator
+from sklearn.inspection import permutation_importance
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
-from sklearn.pipeline import Pipeline
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 # Columns that identify a row or its snapshot rather than describe the customer.
 NON_FEATURES = {
@@ -22,11 +40,20 @@ NON_FEATURES = {
     "snapshot_index",
     "churned",
     "orders_in_horizon",
+    "revenue_in_horizon",
     "horizon_days",
     "horizon_end_date",
 }
 
+MODEL = "gradient boosting"
+RECENCY_BASELINE = "recency only"
+RFM_BASELINE = "logistic RFM"
+BASELINES = (RECENCY_BASELINE, RFM_BASELINE)
+RFM_FEATURES = ("recency_days", "frequency", "monetary")
+
 RISK_TIERS = (("high", 0.6), ("medium", 0.3), ("low", 0.0))  # tier if probability >= bound
+N_REASONS = 3
+EXPLAINED_FEATURES = 10  # reasons are drawn from the most important features
 
 
 def feature_columns(frame: pd.DataFrame) -> list[str]:
@@ -38,41 +65,72 @@ def feature_columns(frame: pd.DataFrame) -> list[str]:
     ]
 
 
+class CalibratedBooster(ClassifierMixin, BaseEstimator):
+    """Gradient boosting on the raw features (it handles missing values natively), fitted on
+    most of the rows, with isotonic calibration fitted on the rest, so the probabilities can be
+    read as probabilities. One boosting fit (CalibratedClassifierCV's folds would cost three)."""
+
+    def __init__(self, calibration_share: float = 0.2, random_state: int = 0) -> None:
+        self.calibration_share = calibration_share
+        self.random_state = random_state
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> CalibratedBooster:
+        fit_rows, calibration_rows = train_test_split(
+            np.arange(len(X)),
+            test_size=self.calibration_share,
+            stratify=y,
+            random_state=self.random_state,
+        )
+        booster = HistGradientBoostingClassifier(
+            learning_rate=0.05,
+            max_iter=300,
+            max_leaf_nodes=31,
+            min_samples_leaf=40,
+            l2_regularization=1.0,
+            early_stopping=True,
+            validation_fraction=0.15,
+            n_iter_no_change=20,
+            random_state=self.random_state,
+        ).fit(X.iloc[fit_rows], np.asarray(y)[fit_rows])
+        self.calibrated_ = CalibratedClassifierCV(FrozenEstimator(booster), method="isotonic")
+        self.calibrated_.fit(X.iloc[calibration_rows], np.asarray(y)[calibration_rows])
+        self.classes_ = self.calibrated_.classes_
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return self.calibrated_.predict_proba(X)
+
+
 def build_churn_pipeline(random_state: int = 0) -> Pipeline:
-    """Gradient boosting on the raw features (it handles missing values natively)."""
-    return Pipeline(
-        [
-            (
-                "model",
-                HistGradientBoostingClassifier(
-                    learning_rate=0.05,
-                    max_iter=300,
-                    max_leaf_nodes=31,
-                    min_samples_leaf=40,
-                    l2_regularization=1.0,
-                    early_stopping=True,
-                    validation_fraction=0.15,
-                    n_iter_no_change=20,
-                    random_state=random_state,
-                ),
-            )
-        ]
+    return Pipeline([("model", CalibratedBooster(random_state=random_state))])
+
+
+def _log_features(frame: pd.DataFrame) -> np.ndarray:
+    """Fill gaps with the column's worst case (no order yet = longest recency) and log-scale."""
+    data = frame.astype("float64")
+    return np.log1p(data.fillna(data.max()).fillna(0.0).clip(lower=0).to_numpy())
+
+
+def build_baseline(columns: tuple[str, ...]) -> Pipeline:
+    """Logistic regression on log-scaled columns: recency alone, or recency/frequency/monetary."""
+    return make_pipeline(
+        FunctionTransformer(_log_features), StandardScaler(), LogisticRegression(max_iter=1000)
     )
 
 
-def recency_baseline(frame: pd.DataFrame) -> np.ndarray:
-    """The rule churn models replace: the longer since the last order, the likelier the churn."""
-    return frame["recency_days"].fillna(frame["recency_days"].max()).to_numpy(dtype=float)
+def lift_at(y_true: np.ndarray, score: np.ndarray, share: float = 0.1) -> float:
+    """Churn rate among the top `share` by score, divided by the overall churn rate."""
+    top = np.argsort(-score, kind="stable")[: max(1, int(round(share * len(score))))]
+    return float(y_true[top].mean() / y_true.mean()) if y_true.mean() > 0 else float("nan")
 
 
-def classification_metrics(y_true: np.ndarray, score: np.ndarray) -> dict[str, float]:
-    metrics = {
-        "roc_auc": float(roc_auc_score(y_true, score)),
-        "pr_auc": float(average_precision_score(y_true, score)),
+def classification_metrics(y_true: np.ndarray, probability: np.ndarray) -> dict[str, float]:
+    return {
+        "roc_auc": float(roc_auc_score(y_true, probability)),
+        "pr_auc": float(average_precision_score(y_true, probability)),
+        "brier": float(brier_score_loss(y_true, probability)),
+        "lift_top_decile": lift_at(y_true, probability, 0.1),
     }
-    if score.min() >= 0 and score.max() <= 1:
-        metrics["brier"] = float(brier_score_loss(y_true, score))
-    return metrics
 
 
 def risk_tier(probability: np.ndarray) -> np.ndarray:
@@ -83,20 +141,48 @@ def risk_tier(probability: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class ChurnTrainingResult:
+class ChurnModel:
+    """What a churn model version holds: the fitted pipeline and what it needs to score."""
+
     pipeline: Pipeline
     features: list[str]
-    metrics: dict[str, float]
-    baseline_metrics: dict[str, float]
+    reference: pd.Series  # per-feature median of the training rows, for reasons
+    explained: list[str]  # features reasons are drawn from, most important first
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.pipeline.predict_proba(frame[self.features])[:, 1]
+
+
+def _candidates(features: list[str]) -> dict[str, tuple[Callable[[], Pipeline], list[str]]]:
+    return {
+        MODEL: (build_churn_pipeline, features),
+        RECENCY_BASELINE: (lambda: build_baseline(("recency_days",)), ["recency_days"]),
+        RFM_BASELINE: (lambda: build_baseline(RFM_FEATURES), list(RFM_FEATURES)),
+    }
+
+
+@dataclass
+class ChurnTrainingResult:
+    chosen: str  # MODEL, unless a baseline did better on the holdout fold
+    model: ChurnModel  # the chosen one refitted on every labelled cutoff: the one that scores
+    evaluation_model: ChurnModel  # fitted before the holdout cutoff: the gate compares it
+    metrics: dict[str, dict[str, float]]  # every candidate on the holdout (latest) fold
+    backtest: pd.DataFrame  # one row per fold and model: cutoff, train rows, metrics
+    holdout: pd.DataFrame  # holdout rows: customer_id, churned, one probability column per model
     train_cutoffs: list[str]
     holdout_cutoff: str
     train_rows: int
     holdout_rows: int
     churn_rate_holdout: float
+    importance: dict[str, float] = field(default_factory=dict)
 
 
-def train_churn_model(labelled: pd.DataFrame, random_state: int = 0) -> ChurnTrainingResult:
-    """Fit on earlier cutoffs, evaluate on the latest labelled cutoff, then refit on all of them.
+def train_churn_model(labelled: pd.DataFrame) -> ChurnTrainingResult:
+    """Backtest the candidates over rolling cutoffs, choose the best ROC AUC on the latest fold
+    (gradient boosting on a tie), then refit the chosen one on every cutoff.
+
+    A baseline is chosen only where the data cannot support more (a bare transactions file,
+    say): it is then what scores, and the metadata says so.
 
     `labelled` holds feature snapshots joined with their `churned` label and `as_of_date`.
     """
@@ -104,49 +190,122 @@ def train_churn_model(labelled: pd.DataFrame, random_state: int = 0) -> ChurnTra
     if len(cutoffs) < 2:
         raise ValueError(
             f"Churn needs at least two labelled cutoffs (train and held-out), got {len(cutoffs)}: "
-            "raise the dbt var feature_snapshots or provide a longer history"
+            "raise models.feature_snapshots or provide a longer history"
         )
-    holdout_cutoff = cutoffs[-1]
-    train = labelled[labelled["as_of_date"] < holdout_cutoff]
-    holdout = labelled[labelled["as_of_date"] == holdout_cutoff]
-    # A feature with no value in the training rows (no browsing data, say) carries nothing, and
-    # HistGradientBoosting's binning fails on an all-missing column: leave it out.
-    features = [c for c in feature_columns(labelled) if train[c].notna().any()]
+    # A feature with no value in the first training fold (no browsing data, say) carries
+    # nothing, and HistGradientBoosting's binning fails on an all-missing column: leave it out.
+    first_train = labelled[labelled["as_of_date"] < cutoffs[1]]
+    features = [c for c in feature_columns(labelled) if first_train[c].notna().any()]
 
-    evaluated = build_churn_pipeline(random_state).fit(
-        train[features], train["churned"].astype(int)
-    )
-    y_holdout = holdout["churned"].astype(int).to_numpy()
-    probability = evaluated.predict_proba(holdout[features])[:, 1]
-    metrics = classification_metrics(y_holdout, probability)
-    baseline_metrics = classification_metrics(y_holdout, recency_baseline(holdout))
+    candidates = _candidates(features)
+    fold_rows, holdout_frame, fitted_last_fold = [], None, {}
+    for cutoff in cutoffs[1:]:
+        train = labelled[labelled["as_of_date"] < cutoff]
+        test = labelled[labelled["as_of_date"] == cutoff]
+        y_test = test["churned"].astype(int).to_numpy()
+        predictions = {"customer_id": test["customer_id"].to_numpy(), "churned": y_test}
+        for name, (build, columns) in candidates.items():
+            fitted = build().fit(train[columns], train["churned"].astype(int))
+            predictions[name] = fitted.predict_proba(test[columns])[:, 1]
+            fitted_last_fold[name] = ChurnModel(fitted, columns, train[columns].median(), columns)
+            fold_rows.append(
+                {
+                    "cutoff": str(pd.Timestamp(cutoff).date()),
+                    "model": name,
+                    "train_rows": len(train),
+                    "test_rows": len(test),
+                    "churn_rate": float(y_test.mean()),
+                    **classification_metrics(y_test, predictions[name]),
+                }
+            )
+        holdout_frame, holdout_train, holdout_rows = pd.DataFrame(predictions), train, test
 
-    final = build_churn_pipeline(random_state).fit(
-        labelled[features], labelled["churned"].astype(int)
+    backtest = pd.DataFrame(fold_rows)
+    latest = backtest[backtest["cutoff"] == backtest["cutoff"].max()].set_index("model")
+    metric_names = list(classification_metrics(np.array([0, 1]), np.array([0.2, 0.8])))
+    by_model = {
+        name: latest.loc[name, metric_names].astype(float).to_dict() for name in latest.index
+    }
+
+    chosen = max(by_model, key=lambda name: (by_model[name]["roc_auc"], name == MODEL))
+    build, columns = candidates[chosen]
+    evaluation = fitted_last_fold[chosen]  # fitted before the holdout cutoff
+    importance = permutation_importance(
+        evaluation.pipeline,
+        holdout_rows[columns],
+        holdout_rows["churned"].astype(int),
+        scoring="roc_auc",
+        n_repeats=2,
+        random_state=0,
+        max_samples=min(len(holdout_rows), 3000),
+    ).importances_mean
+    ranked = sorted(zip(columns, importance, strict=True), key=lambda pair: -pair[1])
+    explained = [name for name, value in ranked if value > 0][:EXPLAINED_FEATURES]
+    evaluation.explained = explained
+    final = ChurnModel(
+        build().fit(labelled[columns], labelled["churned"].astype(int)),
+        columns,
+        labelled[columns].median(),
+        explained,
     )
     return ChurnTrainingResult(
-        pipeline=final,
-        features=features,
-        metrics=metrics,
-        baseline_metrics=baseline_metrics,
-        train_cutoffs=[str(c) for c in cutoffs[:-1]],
-        holdout_cutoff=str(holdout_cutoff),
-        train_rows=len(train),
-        holdout_rows=len(holdout),
-        churn_rate_holdout=float(y_holdout.mean()),
+        chosen=chosen,
+        model=final,
+        evaluation_model=evaluation,
+        metrics={chosen: by_model[chosen]} | by_model,
+        backtest=backtest,
+        holdout=holdout_frame,
+        train_cutoffs=[str(pd.Timestamp(c).date()) for c in cutoffs[:-1]],
+        holdout_cutoff=str(pd.Timestamp(cutoffs[-1]).date()),
+        train_rows=len(holdout_train),
+        holdout_rows=len(holdout_rows),
+        churn_rate_holdout=float(holdout_rows["churned"].mean()),
+        importance={name: round(float(value), 4) for name, value in ranked},
     )
 
 
-def score_churn(pipeline: Pipeline, features: list[str], current: pd.DataFrame) -> pd.DataFrame:
-    """Churn probability and risk tier for customers with at least one order."""
-    buyers = current[current["frequency"] > 0]
-    probability = pipeline.predict_proba(buyers[features])[:, 1]
-    return pd.DataFrame(
-        {
-            "customer_id": buyers["customer_id"].to_numpy(),
-            "churn_probability": probability,
-            "risk_tier": risk_tier(probability),
-            "recency_days": buyers["recency_days"].to_numpy(),
-            "as_of_date": buyers["as_of_date"].to_numpy(),
-        }
+def explain(model: ChurnModel, frame: pd.DataFrame, n_reasons: int = N_REASONS) -> pd.DataFrame:
+    """Each customer's top reasons: for each explained feature, how much the churn probability
+    would fall if that feature took the population median; the largest falls, as text such as
+    `recency_days = 143 (+0.21)`. Customers with fewer risk-raising features get fewer reasons."""
+    base = model.predict_proba(frame)
+    contributions = np.zeros((len(frame), len(model.explained)))
+    for j, feature in enumerate(model.explained):
+        typical = frame.assign(**{feature: model.reference[feature]})
+        contributions[:, j] = base - model.predict_proba(typical)
+    order = np.argsort(-contributions, axis=1, kind="stable")[:, :n_reasons]
+    reasons = {}
+    for k in range(n_reasons):
+        texts = []
+        for row, j in enumerate(order[:, k] if len(model.explained) > k else []):
+            delta = contributions[row, j]
+            feature = model.explained[j]
+            value = frame[feature].iloc[row]
+            texts.append(
+                f"{feature} = {value:.4g} ({delta:+.2f})"
+                if delta > 0.005 and pd.notna(value)
+                else None
+            )
+        reasons[f"reason_{k + 1}"] = texts or [None] * len(frame)
+    return pd.DataFrame(reasons, index=frame.index)
+
+
+def score_churn(model: ChurnModel, current: pd.DataFrame) -> pd.DataFrame:
+    """Churn probability, risk tier and top reasons for customers with at least one order."""
+    buyers = current[current["frequency"] > 0].reset_index(drop=True)
+    probability = model.predict_proba(buyers)
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "customer_id": buyers["customer_id"].to_numpy(),
+                    "churn_probability": probability,
+                    "risk_tier": risk_tier(probability),
+                    "recency_days": buyers["recency_days"].to_numpy(),
+                    "as_of_date": buyers["as_of_date"].to_numpy(),
+                }
+            ),
+            explain(model, buyers),
+        ],
+        axis=1,
     )

@@ -1,7 +1,12 @@
-"""Behavioural customer segments: scaled features, k-means with k chosen by silhouette, and a
-marketer's name for each segment derived from its profile.
+"""Customer segments, two ways:
 
-Customers who never ordered are not clustered: they form the rule-based segment "Prospects".
+- the standard RFM grid: recency, frequency and monetary quintile scores (1-5) and the usual
+  named cells (Champions, Loyal customers, At risk, Hibernating, New customers, ...);
+- behavioural clusters: scaled features, k-means with k chosen by silhouette, and a marketer's
+  name for each cluster derived from its profile. Names are stable across retraining: a new
+  cluster that sits where a previous one sat inherits its name, whatever its cluster id.
+
+Customers who never ordered are not scored: they form the rule-based segment "Prospects".
 """
 
 from __future__ import annotations
@@ -57,12 +62,58 @@ def _prepare(frame: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
     return data
 
 
-def name_segments(profiles: pd.DataFrame) -> dict[int, str]:
-    """Map cluster id -> name from standardized cluster profiles (rows: clusters, cols: features)."""
-    names = list(SEGMENT_NAMES)
+# The RFM grid on (recency score, frequency score), 5 = most recent / most frequent.
+RFM_GRID: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...] = (
+    ("Champions", (5,), (4, 5)),
+    ("Loyal customers", (3, 4), (4, 5)),
+    ("Potential loyalists", (4, 5), (2, 3)),
+    ("New customers", (5,), (1,)),
+    ("Promising", (4,), (1,)),
+    ("Need attention", (3,), (3,)),
+    ("About to sleep", (3,), (1, 2)),
+    ("Cannot lose them", (1, 2), (5,)),
+    ("At risk", (1, 2), (3, 4)),
+    ("Hibernating", (1, 2), (1, 2)),
+)
+# A cluster inherits a previous cluster's name if their centres are this close (in standard
+# deviations of the scaled features, Euclidean).
+INHERIT_DISTANCE = 1.0
+
+
+def _quintile(values: pd.Series) -> np.ndarray:
+    """Scores 1-5 by rank; ties share the lower score (most customers have one order)."""
+    share = values.rank(method="min", pct=True).to_numpy()
+    return np.clip(np.ceil(share * 5), 1, 5).astype(int)
+
+
+def rfm_segments(features: pd.DataFrame) -> pd.DataFrame:
+    """RFM scores and grid segment per customer (same index); Prospects have no scores."""
+    result = pd.DataFrame(
+        {"rfm_recency": pd.NA, "rfm_frequency": pd.NA, "rfm_monetary": pd.NA}, index=features.index
+    ).astype("Int64")
+    result["rfm_segment"] = PROSPECTS
+    buyers = features[features["frequency"] > 0]
+    if buyers.empty:
+        return result
+    r = _quintile(-buyers["recency_days"])
+    f = _quintile(buyers["frequency"])
+    result.loc[buyers.index, "rfm_recency"] = r
+    result.loc[buyers.index, "rfm_frequency"] = f
+    result.loc[buyers.index, "rfm_monetary"] = _quintile(buyers["monetary"])
+    names = np.empty(len(buyers), dtype=object)
+    for name, r_scores, f_scores in RFM_GRID:
+        names[np.isin(r, r_scores) & np.isin(f, f_scores)] = name
+    result.loc[buyers.index, "rfm_segment"] = names
+    return result
+
+
+def name_segments(profiles: pd.DataFrame, names: Sequence[str] | None = None) -> dict[int, str]:
+    """Map cluster id -> name from standardized cluster profiles (rows: clusters, cols: features),
+    one distinct name per cluster, choosing from `names` (default: every name)."""
+    names = list(SEGMENT_NAMES if names is None else names)
     scores = np.zeros((len(profiles), len(names)))
     for j, name in enumerate(names):
-        for feature, weight in SEGMENT_NAMES[name].items():
+        for feature, weight in SEGMENT_NAMES.get(name, {}).items():
             if feature in profiles:
                 scores[:, j] += weight * profiles[feature].to_numpy()
     clusters, picks = linear_sum_assignment(-scores) if len(profiles) <= len(names) else ([], [])
@@ -117,9 +168,36 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         profile_features = [f for f in PROFILE_FEATURES if f in buyers]
         described = StandardScaler().fit_transform(_prepare(buyers, profile_features))
         scaled_profiles = pd.DataFrame(described, columns=profile_features).groupby(labels).mean()
+        self.scaled_profiles_ = scaled_profiles
         self.segment_names_ = name_segments(scaled_profiles)
         self.profiles_ = buyers[profile_features].assign(cluster=labels).groupby("cluster").mean()
         return self
+
+    def centers(self) -> pd.DataFrame:
+        """Cluster centres in the prepared (log-scaled, unstandardized) feature space."""
+        scale = self.pipeline_.named_steps["scale"]
+        centers = scale.inverse_transform(self.pipeline_.named_steps["cluster"].cluster_centers_)
+        return pd.DataFrame(centers, columns=list(self.features))
+
+    def inherit_names(self, previous: CustomerSegmenter) -> dict[int, str]:
+        """Rename clusters after `previous`: a cluster whose centre lies within INHERIT_DISTANCE
+        of a previous centre (matched one to one) keeps that cluster's name; the others are
+        named from their profile among the names left. Returns the clusters that inherited."""
+        scale = self.pipeline_.named_steps["scale"]
+        ours = scale.transform(self.centers())
+        theirs = scale.transform(previous.centers()[list(self.features)])
+        distance = np.linalg.norm(ours[:, None, :] - theirs[None, :, :], axis=2)
+        rows, cols = linear_sum_assignment(distance)
+        inherited = {
+            int(row): previous.segment_names_[int(col)]
+            for row, col in zip(rows, cols, strict=True)
+            if distance[row, col] <= INHERIT_DISTANCE
+        }
+        rest = [c for c in self.scaled_profiles_.index if int(c) not in inherited]
+        free = [n for n in SEGMENT_NAMES if n not in inherited.values()]
+        named = name_segments(self.scaled_profiles_.loc[rest], free) if rest else {}
+        self.segment_names_ = {**named, **inherited}
+        return inherited
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Cluster id per row; -1 for customers without orders (Prospects)."""

@@ -161,9 +161,11 @@ class Synthetic(_Strict):
 
 class Models(_Strict):
     churn_horizon_days: int = Field(default=90, ge=7, le=730)
-    feature_snapshots: int = Field(default=3, ge=3, le=24)
+    feature_snapshots: int = Field(default=5, ge=3, le=24)
     recommender_holdout_days: int = Field(default=30, ge=1, le=365)
     n_recommendations: int = Field(default=10, ge=1, le=100)
+    clv_horizon_days: int = Field(default=365, ge=7, le=3650)
+    recommend_already_bought: bool = True
 
 
 class Config(_Strict):

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from dagster import AssetKey, DagsterInstance
+import pandas as pd
+from dagster import DagsterInstance
 
+from orchestration.defs.models import MODELS, model_asset_key
+from orchestration.lib.model_runs import latest_model_run
 from orchestration.lib.warehouse import WarehouseLockedError, connect
 from orchestration.settings import DUCKDB_PATH, EXPORT_DIR, SCORES_SCHEMA, SEGMENTS_TABLE
 
-MODEL_ASSETS = {
-    "segmentation": AssetKey(["models", "customer_segmentation"]),
-    "churn": AssetKey(["models", "churn"]),
-    "recommender": AssetKey(["models", "recommender"]),
-}
 SCHEMAS = ("raw", "marts", SCORES_SCHEMA)
 
 
@@ -39,6 +37,41 @@ def _metadata_value(metadata: dict, key: str) -> object:
     return getattr(value, "value", value)
 
 
+def print_model_runs(instance: DagsterInstance, conn: object, run_id: str) -> None:
+    """Each model's holdout metric beside its baselines and the model in use, and the gate."""
+    print("\nModels on held-out data, beside their baselines (scores.model_runs; charts in the UI)")
+    for name in MODELS:
+        event = instance.get_latest_materialization_event(model_asset_key(name))
+        if event is None or event.run_id != run_id:
+            print(f"  {name}: not trained in this run")
+            continue
+        metadata = event.asset_materialization.metadata
+        if "skipped" in metadata:
+            print(f"  {name}: skipped: {_metadata_value(metadata, 'skipped')}")
+            continue
+        row = latest_model_run(conn, name, run_id)
+        if row is None:
+            continue
+        better = "higher" if row["higher_is_better"] else "lower"
+        print(
+            f"\n  {name}: gate metric {row['metric']} ({better} is better); trained "
+            f"{_day(row['train_start'])} to {_day(row['train_end'])}, held out "
+            f"{_day(row['holdout_start'])} to {_day(row['holdout_end'])}"
+        )
+        table = pd.DataFrame(row["metrics"]).T
+        print("    " + table.to_string(float_format=_number).replace("\n", "\n    "))
+        verdict = "promoted" if row["promoted"] else "NOT promoted (the model in use keeps scoring)"
+        print(f"    -> {verdict}: {row['gate_reason']}")
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
+def _day(value: object) -> str:
+    return pd.Timestamp(value).date().isoformat()
+
+
 def print_summary(instance: DagsterInstance, run_id: str, wall_seconds: float) -> None:
     run = instance.get_run_by_id(run_id)
     print(f"\n=== Run {run_id}: {run.status.value if run else 'unknown'} ===")
@@ -58,29 +91,13 @@ def print_summary(instance: DagsterInstance, run_id: str, wall_seconds: float) -
         print("\nSteps that did not succeed: " + ", ".join(failed))
         print("Open the run in the UI (make ui) to see why.")
 
-    print("\nModels on held-out data (higher is better)")
-    print(f"  {'model':<14} {'metric':<12} {'model':>8} {'baseline':>9}  baseline")
-    for name, key in MODEL_ASSETS.items():
-        event = instance.get_latest_materialization_event(key)
-        if event is None or event.run_id != run_id:
-            print(f"  {name:<14} not trained in this run")
-            continue
-        metadata = event.asset_materialization.metadata
-        if "skipped" in metadata:
-            print(f"  {name:<14} skipped: {_metadata_value(metadata, 'skipped')}")
-            continue
-        print(
-            f"  {name:<14} {_metadata_value(metadata, 'holdout_metric'):<12} "
-            f"{_metadata_value(metadata, 'holdout_value'):>8.3f} "
-            f"{_metadata_value(metadata, 'baseline_value'):>9.3f}  {_metadata_value(metadata, 'baseline')}"
-        )
-
     try:
         conn = connect(DUCKDB_PATH)
     except WarehouseLockedError as error:
         print(f"\nNo table summary: {error}")
         return
     with conn:
+        print_model_runs(instance, conn, run_id)
         tables = conn.execute(
             "select table_schema, table_name from information_schema.tables "
             f"where table_schema in {SCHEMAS} and table_type = 'BASE TABLE' order by 1, 2"

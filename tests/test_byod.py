@@ -140,7 +140,7 @@ def test_bare_transactions_score_customers_and_skip_the_recommender_with_a_reaso
     assert _query(folder, "select count(*) from scores.customer_segments")[0][0] == customers
     assert _query(folder, "select count(*) from scores.churn_scores")[0][0] > 0
     assert _query(folder, "select count(*) from scores.recommendations")[0][0] == 0
-    assert "recommender    skipped: 0 product(s) in the order lines" in result.stdout
+    assert "recommender: skipped: 0 product(s) in the order lines" in result.stdout
     # One order per customer and timestamp (here a day); revenue is every loaded row's amount.
     orders, revenue = _query(folder, "select count(*), sum(net_amount) from marts.fct_orders")[0]
     assert orders == len(frame.drop_duplicates(["customer", "date"]))

@@ -23,7 +23,9 @@ COMPARED = (
     "scores.customer_segments",
     "scores.churn_scores",
     "scores.recommendations",
+    "scores.customer_value",
     "scores.customer_360",
+    "scores.segment_profiles",
 )
 NOT_COMPARED = {"model_version", "scored_at"}
 

@@ -9,7 +9,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from ml import churn, recommend, segmentation
 from ml.metrics import ndcg_at_k, ranking_metrics, recall_at_k
-from ml.registry import latest_model, save_model
+from ml.registry import gate_decision, promote, promoted_model, require_promoted_model, save_model
 
 
 def test_ranking_metrics_known_values():
@@ -19,15 +19,40 @@ def test_ranking_metrics_known_values():
     assert ranking_metrics({"c1": ["a"]}, {"c1": {"a"}, "c2": {"b"}}, 10)["recall_at_10"] == 0.5
 
 
-def test_registry_returns_newest_version(tmp_path):
+def test_registry_scores_with_the_promoted_version_only(tmp_path):
+    assert promoted_model(tmp_path, "m") is None
     first = save_model(tmp_path, "m", {"v": 1}, {"note": "first"})
+    promote(first)
     second = save_model(tmp_path, "m", {"v": 2}, {"note": "second"})
-    newest = latest_model(tmp_path, "m")
-    assert newest.version == second.version > first.version
-    assert newest.load() == {"v": 2}
-    assert json.loads((newest.path / "metadata.json").read_text())["note"] == "second"
+    assert second.version > first.version
+    in_use = require_promoted_model(tmp_path, "m")
+    assert in_use.version == first.version and in_use.load() == {"v": 1}
+    promote(second)
+    in_use = require_promoted_model(tmp_path, "m")
+    assert in_use.load() == {"v": 2}
+    assert json.loads((in_use.path / "metadata.json").read_text())["note"] == "second"
     with pytest.raises(FileNotFoundError, match="materialize"):
-        latest_model(tmp_path, "missing")
+        require_promoted_model(tmp_path, "missing")
+
+
+@pytest.mark.parametrize(
+    ("candidate", "baselines", "current", "higher", "promoted", "reason"),
+    [
+        (0.85, {"recency": 0.80}, None, True, True, "beats every baseline"),
+        (0.79, {"recency": 0.80}, None, True, False, "does not beat the recency baseline"),
+        (0.85, {"recency": 0.80}, 0.90, True, False, "worse than the current model"),
+        (0.85, {"recency": 0.80}, 0.855, True, True, "within 1% of the model in use"),
+        (10.0, {"naive": 12.0}, 9.0, False, False, "worse than the current model"),
+        (10.0, {"naive": 12.0}, 10.05, False, True, "beats every baseline"),
+        (12.5, {"naive": 12.0}, None, False, False, "lower is better"),
+    ],
+)
+def test_gate_refuses_models_worse_than_a_baseline_or_the_model_in_use(
+    candidate, baselines, current, higher, promoted, reason
+):
+    decision = gate_decision("m", candidate, baselines, current, higher_is_better=higher)
+    assert decision.promoted is promoted
+    assert reason in decision.reason
 
 
 def _customers(n_per_group: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -64,6 +89,56 @@ def test_segmenter_recovers_clear_groups_and_names_them():
     assert names[2] == "Big spenders"
 
 
+def test_segment_names_are_stable_when_cluster_ids_permute():
+    data, _ = _customers(150)
+    first = segmentation.CustomerSegmenter(k_values=(3,), random_state=0).fit(data)
+    # Other seeds and row order give the same clusters under other ids.
+    shuffled = data.sample(frac=1.0, random_state=3)
+    for seed in range(1, 6):
+        second = segmentation.CustomerSegmenter(k_values=(3,), random_state=seed).fit(shuffled)
+        if not np.array_equal(first.predict(data), second.predict(data)):
+            break
+    assert not np.array_equal(first.predict(data), second.predict(data)), "ids did not permute"
+    second.segment_names_ = {c: f"renamed {c}" for c in second.segment_names_}  # forget names
+    inherited = second.inherit_names(first)
+    assert len(inherited) == 3
+    assert (first.predict_names(data) == second.predict_names(data)).all()
+
+
+def test_a_new_cluster_gets_a_fresh_name_not_an_inherited_one():
+    data, _ = _customers(150)
+    two_groups = data[data["label"] != 2]
+    first = segmentation.CustomerSegmenter(k_values=(2,)).fit(two_groups)
+    second = segmentation.CustomerSegmenter(k_values=(3,)).fit(data)
+    inherited = second.inherit_names(first)
+    assert len(inherited) == 2
+    names = second.segment_names_
+    assert len(set(names.values())) == 3
+    new_cluster = (set(names) - set(inherited)).pop()
+    assert names[new_cluster] not in first.segment_names_.values()
+
+
+def test_rfm_grid_scores_and_names():
+    n = 100
+    features = pd.DataFrame(
+        {
+            "customer_id": [f"C{i}" for i in range(n + 1)],
+            "recency_days": [*np.arange(n), 0],
+            "frequency": [*np.arange(n, 0, -1), 0],  # the most recent also buy most often
+            "monetary": [*np.linspace(1000, 10, n), 0.0],
+        }
+    )
+    rfm = segmentation.rfm_segments(features)
+    assert rfm["rfm_segment"].iloc[0] == "Champions"  # most recent, most frequent
+    assert rfm["rfm_segment"].iloc[n - 1] == "Hibernating"  # least recent, least frequent
+    assert rfm["rfm_segment"].iloc[n] == segmentation.PROSPECTS
+    assert pd.isna(rfm["rfm_recency"].iloc[n])
+    assert rfm["rfm_recency"].iloc[:n].value_counts().to_dict() == {s: 20 for s in range(1, 6)}
+    # Ties share a score: everyone with one order is in the same frequency quintile.
+    tied = segmentation.rfm_segments(features.assign(frequency=[*([1] * 60), *([5] * 40), 0]))
+    assert tied["rfm_frequency"].iloc[:60].nunique() == 1
+
+
 def test_name_segments_gives_each_cluster_one_distinct_name():
     profiles = pd.DataFrame(
         np.random.default_rng(1).normal(size=(12, 3)),
@@ -73,28 +148,76 @@ def test_name_segments_gives_each_cluster_one_distinct_name():
     assert len(set(names.values())) == 12
 
 
-def test_churn_model_learns_signal_and_beats_recency(tmp_path):
-    rng = np.random.default_rng(0)
-    n = 3000
+def _churn_frame(n_per_cutoff: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Three cutoffs; churn depends on browsing far more than on recency, frequency or spend."""
+    rng = np.random.default_rng(seed)
+    cutoffs = pd.to_datetime(["2025-10-01", "2026-01-01", "2026-04-01"])
+    n = n_per_cutoff * len(cutoffs)
     frame = pd.DataFrame(
         {
-            "customer_id": np.tile(np.arange(n // 2), 2).astype(str),
-            "as_of_date": np.repeat(pd.to_datetime(["2026-01-01", "2026-04-01"]), n // 2),
+            "customer_id": np.tile(np.arange(n_per_cutoff), len(cutoffs)).astype(str),
+            "as_of_date": np.repeat(cutoffs, n_per_cutoff),
             "recency_days": rng.integers(0, 365, n),
             "frequency": rng.integers(1, 20, n),
+            "monetary": rng.lognormal(5, 1, n),
             "sessions_30d": rng.poisson(2, n),
         }
     )
-    # Churn depends on browsing far more than on recency.
     logit = -2.5 * (frame["sessions_30d"] > 1) + 0.004 * frame["recency_days"]
     frame["churned"] = rng.random(n) < 1 / (1 + np.exp(-logit))
+    return frame
+
+
+def test_churn_backtest_beats_both_baselines_with_calibrated_probabilities():
+    frame = _churn_frame()
     result = churn.train_churn_model(frame)
-    assert result.holdout_cutoff == "2026-04-01 00:00:00"
-    assert result.metrics["roc_auc"] > result.baseline_metrics["roc_auc"] + 0.05
-    scores = churn.score_churn(result.pipeline, result.features, frame.assign(frequency=1))
+    assert result.holdout_cutoff == "2026-04-01"
+    assert result.train_cutoffs == ["2025-10-01", "2026-01-01"]
+    # Two rolling folds (train on 1 cutoff -> test the 2nd; train on 2 -> test the 3rd), 3 models.
+    assert sorted(result.backtest["cutoff"].unique()) == ["2026-01-01", "2026-04-01"]
+    assert len(result.backtest) == 6
+    assert result.chosen == churn.MODEL
+    ours = result.metrics[churn.MODEL]
+    for baseline in churn.BASELINES:
+        assert ours["roc_auc"] > result.metrics[baseline]["roc_auc"] + 0.05
+        assert ours["pr_auc"] > result.metrics[baseline]["pr_auc"]
+        assert ours["brier"] < result.metrics[baseline]["brier"]
+    assert ours["lift_top_decile"] > 1.3
+    # Calibrated: the mean predicted probability matches the observed churn rate.
+    probability = result.holdout[churn.MODEL]
+    assert abs(probability.mean() - result.holdout["churned"].mean()) < 0.03
+    assert list(result.importance)[0] == "sessions_30d"
+
+    scores = churn.score_churn(result.model, frame[frame["as_of_date"] == "2026-04-01"])
     assert scores["churn_probability"].between(0, 1).all()
+    # Customers who barely browse are at risk mostly because of it, and the reason says so.
+    quiet = scores[frame.loc[frame["as_of_date"] == "2026-04-01", "sessions_30d"].to_numpy() == 0]
+    assert quiet["reason_1"].str.startswith("sessions_30d = 0").mean() > 0.8
     with pytest.raises(ValueError, match="two labelled cutoffs"):
         churn.train_churn_model(frame[frame["as_of_date"] == frame["as_of_date"].min()])
+
+
+def test_churn_without_signal_does_not_beat_the_rfm_baseline_by_luck():
+    """Labels unrelated to any feature: the gate must not see a model worth promoting."""
+    frame = _churn_frame(seed=1)
+    frame["churned"] = np.random.default_rng(2).random(len(frame)) < 0.5
+    result = churn.train_churn_model(frame)
+    ours = result.metrics[churn.MODEL]
+    assert abs(ours["roc_auc"] - 0.5) < 0.05
+    assert ours["lift_top_decile"] < 1.2
+
+
+def test_churn_ships_the_rfm_baseline_where_boosting_cannot_beat_it():
+    """Churn driven by recency, frequency and spend alone, smoothly: logistic RFM is the right
+    model, and boosting on few rows does not beat it; the RFM model is chosen and scores."""
+    frame = _churn_frame(n_per_cutoff=600, seed=4)
+    logit = 0.01 * frame["recency_days"] - 0.15 * frame["frequency"] - 0.5
+    frame["churned"] = np.random.default_rng(5).random(len(frame)) < 1 / (1 + np.exp(-logit))
+    result = churn.train_churn_model(frame)
+    assert result.chosen in churn.BASELINES
+    assert result.model.features in (["recency_days"], list(churn.RFM_FEATURES))
+    scores = churn.score_churn(result.model, frame[frame["as_of_date"] == "2026-04-01"])
+    assert scores["reason_1"].str.match(r"(recency_days|frequency|monetary) = ").any()
 
 
 def test_risk_tiers():
@@ -147,6 +270,6 @@ def test_evaluate_recommender_uses_only_pre_holdout_history():
     ] = 1
     data.loc[data["customer_id"] == "cust_new", ["purchases_before_holdout"]] = 0
     data.loc[data["customer_id"] == "cust_new", ["views_before_holdout"]] = 1
-    result = recommend.evaluate_recommender(data, k=2)
-    assert result[recommend.ITEM_KNN]["customers_evaluated"] == 1
-    assert set(result) == {recommend.ITEM_KNN, recommend.POPULARITY}
+    result = recommend.evaluate_candidates(data, k=2)
+    assert set(result) == set(recommend.CANDIDATES)
+    assert all(metrics["customers_evaluated"] == 1 for metrics in result.values())

@@ -1,5 +1,5 @@
-{#- One wide row per customer for activation (CRM, e-mail, ads): features, segment,
-    churn risk and recommended products side by side. -#}
+{#- One wide row per customer for activation (CRM, e-mail, ads): features, segments,
+    churn risk and its top reason, predicted value and recommended products side by side. -#}
 with features as (
     select * from {{ ref('customer_features') }}
 ),
@@ -16,11 +16,15 @@ churn as (
     select * from {{ source('scores', 'churn_scores') }}
 ),
 
+customer_value as (
+    select * from {{ source('scores', 'customer_value') }}
+),
+
 recommendations as (
     select
         customer_id,
         string_agg(product_id, ',' order by rank) as recommended_product_ids,
-        min(model) as recommendation_model
+        arg_min(model, rank) as recommendation_model
     from {{ source('scores', 'recommendations') }}
     group by customer_id
 ),
@@ -42,14 +46,21 @@ final as (
         features.sessions_30d,
         features.days_since_last_session,
         segments.segment,
+        segments.rfm_segment,
         churn.churn_probability,
         churn.risk_tier,
+        churn.reason_1 as churn_reason,
+        customer_value.p_alive,
+        customer_value.expected_orders,
+        customer_value.expected_revenue,
+        customer_value.expected_next_order_date,
         recommendations.recommended_product_ids,
         recommendations.recommendation_model
     from customers
     inner join features on customers.customer_id = features.customer_id
     left join segments on customers.customer_id = segments.customer_id
     left join churn on customers.customer_id = churn.customer_id
+    left join customer_value on customers.customer_id = customer_value.customer_id
     left join recommendations on customers.customer_id = recommendations.customer_id
 )
 

@@ -1,6 +1,12 @@
-{#- The feature snapshot dates: the data's last day, then earlier cutoffs H days apart.
+{#- The feature snapshot dates: the latest (the data's last day, or the var as_of_date for a
+    backtest: `dbt build --vars '{as_of_date: 2026-01-31}'`), then earlier cutoffs H days apart.
     Features for a snapshot only see rows strictly before cutoff_at (the day after as_of_date). -#}
 {%- set horizon = var('churn_horizon_days') | int -%}
+{%- set as_of = var('as_of_date', none) -%}
+{%- if as_of %}
+    {#- Parsed here, so a typo fails the build with the value instead of reaching the SQL. -#}
+    {%- set as_of = modules.datetime.date.fromisoformat(as_of | string) -%}
+{%- endif %}
 
 with orders as (
     select * from {{ ref('stg_shop__orders') }}
@@ -10,17 +16,24 @@ events as (
     select * from {{ ref('stg_shop__web_events') }}
 ),
 
-bounds as (
+data_bounds as (
     select greatest(
         (select max(order_date) from orders),
         coalesce((select max(event_date) from events), (select max(order_date) from orders))
     ) as data_last_day
 ),
 
+bounds as (
+    select
+        data_last_day,
+        {% if as_of %}date '{{ as_of.isoformat() }}'{% else %}data_last_day{% endif %} as latest_as_of
+    from data_bounds
+),
+
 snapshots as (
     select
         cast(k as integer) as snapshot_index,
-        cast(data_last_day - cast(k * {{ horizon }} as integer) as date) as as_of_date,
+        cast(latest_as_of - cast(k * {{ horizon }} as integer) as date) as as_of_date,
         data_last_day
     from bounds
     cross join range(0, {{ var('feature_snapshots') | int }}) as t(k)

@@ -1,5 +1,6 @@
-{#- Churn labels for the earlier snapshots: a customer with at least one order before the cutoff
-    churned if they place no (non-cancelled) order in the following horizon_days. -#}
+{#- Outcomes for the earlier snapshots: a customer with at least one order before the cutoff
+    churned if they place no (non-cancelled) order in the following horizon_days; the orders and
+    net revenue in that window are the lifetime-value model's held-out truth. -#}
 with snapshots as (
     select * from {{ ref('customer_feature_snapshots') }}
 ),
@@ -32,6 +33,8 @@ final as (
         eligible.horizon_days,
         eligible.horizon_end_date,
         count(orders.order_id) as orders_in_horizon,
+        cast(coalesce(sum(orders.net_amount) filter (where orders.is_revenue), 0) as double)
+            as revenue_in_horizon,
         count(orders.order_id) = 0 as churned
     from eligible
     left join orders

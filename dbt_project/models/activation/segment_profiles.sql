@@ -1,0 +1,91 @@
+{#- One row per segment, for both segmentations (the behavioural clusters and the RFM grid):
+    how many customers, their share of revenue, mean churn risk and predicted value, and the
+    categories they spend most on. -#}
+with segments as (
+    select * from {{ source('scores', 'customer_segments') }}
+),
+
+churn as (
+    select * from {{ source('scores', 'churn_scores') }}
+),
+
+customer_value as (
+    select * from {{ source('scores', 'customer_value') }}
+),
+
+features as (
+    select * from {{ ref('customer_features') }}
+),
+
+items as (
+    select * from {{ ref('fct_order_items') }}
+    where is_revenue and category is not null
+),
+
+customer_segment as (
+    select customer_id, 'behavioural' as segment_type, segment from segments
+    union all
+    select customer_id, 'rfm' as segment_type, rfm_segment as segment from segments
+),
+
+per_customer as (
+    select
+        customer_segment.segment_type,
+        customer_segment.segment,
+        customer_segment.customer_id,
+        features.monetary,
+        churn.churn_probability,
+        customer_value.expected_revenue
+    from customer_segment
+    inner join features on customer_segment.customer_id = features.customer_id
+    left join churn on customer_segment.customer_id = churn.customer_id
+    left join customer_value on customer_segment.customer_id = customer_value.customer_id
+),
+
+category_revenue as (
+    select
+        customer_segment.segment_type,
+        customer_segment.segment,
+        items.category,
+        sum(items.net_amount) as revenue
+    from customer_segment
+    inner join items on customer_segment.customer_id = items.customer_id
+    group by all
+),
+
+top_categories as (
+    select
+        segment_type,
+        segment,
+        array_to_string(list(category order by revenue desc, category)[1:3], ', ')
+            as top_categories
+    from category_revenue
+    where revenue > 0
+    group by all
+),
+
+profiles as (
+    select
+        segment_type,
+        segment,
+        count(*) as customers,
+        count(*) / sum(count(*)) over (partition by segment_type) as customer_share,
+        cast(sum(monetary) as double) as revenue,
+        cast(
+            coalesce(sum(monetary) / nullif(sum(sum(monetary)) over (partition by segment_type), 0), 0)
+            as double
+        ) as revenue_share,
+        avg(churn_probability) as mean_churn_probability,
+        avg(expected_revenue) as mean_expected_revenue
+    from per_customer
+    group by segment_type, segment
+)
+
+select
+    profiles.*,
+    top_categories.top_categories
+from profiles
+left join top_categories
+    on profiles.segment_type = top_categories.segment_type
+    and profiles.segment = top_categories.segment
+order by profiles.segment_type, profiles.customers desc

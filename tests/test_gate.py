@@ -1,0 +1,92 @@
+"""The promotion gate: a deliberately degraded churn model is trained through Dagster, the
+blocking check fails, scoring does not run, and the model in use keeps scoring."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import duckdb
+import pytest
+from conftest import config_with_data_dir
+
+from orchestration.settings import DATA_DIR, REPO_ROOT
+
+# Train churn with a model that predicts the base rate for everyone (no signal at all).
+DEGRADED_RUN = """
+import json, sys
+from sklearn.dummy import DummyClassifier
+from sklearn.pipeline import Pipeline
+import ml.churn
+ml.churn.build_churn_pipeline = lambda random_state=0: Pipeline(
+    [("model", DummyClassifier(strategy="prior"))]
+)
+import dagster as dg
+from orchestration.definitions import defs
+from orchestration.instance import ensure_instance
+ensure_instance()
+result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+    instance=dg.DagsterInstance.get(),
+    asset_selection=[dg.AssetKey(["models", "churn"]), dg.AssetKey(["scores", "churn_scores"])],
+    raise_on_error=False,
+)
+checks = [
+    {"passed": e.event_specific_data.passed, "description": e.event_specific_data.description}
+    for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+]
+materialized = [
+    "/".join(e.asset_key.path) for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"
+]
+print("RESULT " + json.dumps({"checks": checks, "materialized": materialized}))
+"""
+
+
+@pytest.fixture(scope="module")
+def degraded(pipeline_run, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("gate")
+    shutil.copy(DATA_DIR / "warehouse.duckdb", folder / "warehouse.duckdb")
+    shutil.copytree(DATA_DIR / "models", folder / "models")
+    config = config_with_data_dir(folder)
+    promoted_before = (folder / "models" / "churn" / "PROMOTED").read_text()
+    result = subprocess.run(
+        [sys.executable, "-c", DEGRADED_RUN],
+        cwd=REPO_ROOT,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "SHOP_CONFIG": str(config),
+            "DAGSTER_HOME": str(folder / "dagster"),
+        },
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, result.stdout[-3000:] + result.stderr[-3000:]
+    return folder, promoted_before, json.loads(lines[0].removeprefix("RESULT "))
+
+
+def test_gate_refuses_a_degraded_model_and_scoring_keeps_the_last_good_one(degraded, warehouse):
+    folder, promoted_before, outcome = degraded
+    assert outcome["materialized"] == ["models/churn"]  # scores/churn_scores did not run
+    [check] = outcome["checks"]
+    assert check["passed"] is False
+    # Boosting without signal loses to logistic RFM, which is chosen instead and is still
+    # worse than the boosting model in use: refused.
+    assert "worse than the current model" in check["description"]
+    assert (folder / "models" / "churn" / "PROMOTED").read_text() == promoted_before
+    with duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True) as conn:
+        run = conn.execute(
+            "select promoted, gate_reason, value, current_value, metrics "
+            "from scores.model_runs where model = 'churn' order by trained_at desc limit 1"
+        ).fetchone()
+        scored_by = conn.execute(
+            "select distinct model_version from scores.churn_scores"
+        ).fetchall()
+    promoted, reason, value, current, metrics = run
+    assert not promoted and "worse than the current model" in reason
+    assert json.loads(metrics)["gradient boosting"]["roc_auc"] < 0.55  # the degraded model
+    assert value < current - 0.02
+    original = warehouse.execute(
+        "select distinct model_version from scores.churn_scores"
+    ).fetchall()
+    assert scored_by == original == [(promoted_before.strip(),)]
