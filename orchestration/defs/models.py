@@ -12,14 +12,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
 import pandas as pd
 
 from ml import churn, clv, recommend, segmentation
-from ml.registry import ModelVersion, gate_decision, promote, promoted_model, save_model
-from ml.registry import require_promoted_model as _require_promoted
+from ml.registry import (
+    ModelVersion,
+    gate_decision,
+    promote,
+    promoted_model,
+    require_promoted_model,
+    save_model,
+)
 from orchestration.lib.model_runs import latest_model_run, record_model_run
 from orchestration.lib.plots import (
     bar_chart,
@@ -64,7 +71,7 @@ def model_asset_key(name: str) -> dg.AssetKey:
     return dg.AssetKey(["models", name])
 
 
-def _report(name: str) -> str:
+def _report(name: str) -> Path:
     """Where a model report image goes: one folder per model, the latest run's images."""
     return REPORT_DIR / name
 
@@ -312,7 +319,7 @@ def _score_with_promoted(
     with duckdb.get_connection() as conn:
         if reason := skip_reason(conn):
             return _skipped_scores(context, conn, table, reason), None
-        version = _require_promoted(MODEL_DIR, name)
+        version = require_promoted_model(MODEL_DIR, name)
         scores = _scored(score(conn, version.load()), version.version)
         replace_table(conn, SCORES_SCHEMA, table, scores)
         metadata = table_metadata(conn, SCORES_SCHEMA, table)
@@ -326,10 +333,6 @@ def _day(value: object) -> str:
 
 def _features(conn: object) -> pd.DataFrame:
     return read_table(conn, "marts", "customer_features", ("customer_id",))
-
-
-def _load_current(name: str) -> ModelVersion | None:
-    return promoted_model(MODEL_DIR, name)
 
 
 # --- segmentation --------------------------------------------------------------------------
@@ -359,7 +362,7 @@ def segmentation_model(
         pd.util.hash_pandas_object(features["customer_id"], index=False) % 5 == 0
     ).to_numpy()
     model = segmentation.CustomerSegmenter().fit(features[~in_holdout])
-    current = _load_current(SEGMENTATION_MODEL)
+    current = promoted_model(MODEL_DIR, SEGMENTATION_MODEL)
     metadata: dict[str, object] = {}
     current_metrics = None
     if current is not None:
@@ -482,7 +485,7 @@ def churn_model(
             "join marts.churn_labels l using (customer_id, as_of_date) order by customer_id, as_of_date"
         ).df()
     result = churn.train_churn_model(labelled)
-    current = _load_current(CHURN_MODEL)
+    current = promoted_model(MODEL_DIR, CHURN_MODEL)
     current_metrics = None
     holdout = result.holdout
     if current is not None:
@@ -621,7 +624,7 @@ def customer_value_model(
         "BG/NBD + Gamma-Gamma": evaluation_model.predict(summary, horizon),
         "historical rate": clv.naive_rate_baseline(summary, horizon),
     }
-    current = _load_current(VALUE_MODEL)
+    current = promoted_model(MODEL_DIR, VALUE_MODEL)
     if current is not None:
         predictions["current model"] = current.load()["evaluation_model"].predict(summary, horizon)
     metrics = {
@@ -752,7 +755,7 @@ def recommender_model(
     chosen = recommend.select_candidate(evaluation, k)
     train, truth = recommend.holdout_split(interactions)
     evaluation_model = recommend.build_recommender(chosen, filter_bought).fit(train)
-    current = _load_current(RECOMMENDER_MODEL)
+    current = promoted_model(MODEL_DIR, RECOMMENDER_MODEL)
     current_metrics = None
     if current is not None:
         current_metrics = recommend.evaluate_fitted(
