@@ -276,11 +276,13 @@ def _promotion_gate(name: str) -> dg.AssetChecksDefinition:
         context: dg.AssetCheckExecutionContext, duckdb: WarehouseResource
     ) -> dg.AssetCheckResult:
         with duckdb.get_connection() as conn:
-            run_id = context.run.run_id
-            row = latest_model_run(conn, name, run_id) or latest_model_run(conn, name)
+            # Only this run's training counts: an older refusal must not block a later run in
+            # which the model was skipped for lack of data.
+            row = latest_model_run(conn, name, context.run.run_id)
         if row is None:
             return dg.AssetCheckResult(
-                passed=True, metadata={"gate_reason": "no training run recorded (model skipped)"}
+                passed=True,
+                metadata={"gate_reason": "no training in this run (skipped, or not selected)"},
             )
         current = row["current_version"]
         return dg.AssetCheckResult(

@@ -54,9 +54,9 @@ def record_model_run(conn: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> No
 
 
 def latest_model_run(
-    conn: duckdb.DuckDBPyConnection, model: str, dagster_run_id: str | None = None
+    conn: duckdb.DuckDBPyConnection, model: str, dagster_run_id: str
 ) -> dict[str, Any] | None:
-    """The newest row for `model` (in the given Dagster run if one is given), or None."""
+    """The newest row for `model` trained in the given Dagster run, or None."""
     exists = conn.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
         [SCORES_SCHEMA, MODEL_RUNS_TABLE],
@@ -64,9 +64,9 @@ def latest_model_run(
     if not exists:
         return None
     frame: pd.DataFrame = conn.execute(
-        f"select * from {TARGET} where model = ? and (? is null or dagster_run_id = ?) "
+        f"select * from {TARGET} where model = ? and dagster_run_id = ? "
         "order by trained_at desc limit 1",
-        [model, dagster_run_id, dagster_run_id],
+        [model, dagster_run_id],
     ).df()
     if frame.empty:
         return None
