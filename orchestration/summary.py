@@ -55,8 +55,8 @@ def print_model_runs(instance: DagsterInstance, conn: object, run_id: str) -> No
         better = "higher" if row["higher_is_better"] else "lower"
         print(
             f"\n  {name}: gate metric {row['metric']} ({better} is better); trained "
-            f"{_day(row['train_start'])} to {_day(row['train_end'])}, held out "
-            f"{_day(row['holdout_start'])} to {_day(row['holdout_end'])}"
+            f"{row['train_start']} to {row['train_end']}, held out "
+            f"{row['holdout_start']} to {row['holdout_end']}"
         )
         table = pd.DataFrame(row["metrics"]).T
         print("    " + table.to_string(float_format=_number).replace("\n", "\n    "))
@@ -66,10 +66,6 @@ def print_model_runs(instance: DagsterInstance, conn: object, run_id: str) -> No
 
 def _number(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
-
-
-def _day(value: object) -> str:
-    return pd.Timestamp(value).date().isoformat()
 
 
 def print_summary(instance: DagsterInstance, run_id: str, wall_seconds: float) -> None:

@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 import duckdb
-import pandas as pd
 
 from orchestration.settings import MODEL_RUNS_TABLE, SCORES_SCHEMA
 
@@ -63,13 +62,15 @@ def latest_model_run(
     ).fetchone()[0]
     if not exists:
         return None
-    frame: pd.DataFrame = conn.execute(
+    cursor = conn.execute(
         f"select * from {TARGET} where model = ? and dagster_run_id = ? "
         "order by trained_at desc limit 1",
         [model, dagster_run_id],
-    ).df()
-    if frame.empty:
+    )
+    record = cursor.fetchone()
+    if record is None:
         return None
-    row = frame.iloc[0].to_dict()
+    # DuckDB's own Python values: DATE columns come back as datetime.date.
+    row = dict(zip([column[0] for column in cursor.description], record, strict=True))
     row["metrics"] = json.loads(row["metrics"])
     return row
