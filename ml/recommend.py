@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from typing import ClassVar
 
 import numpy as np
@@ -440,6 +440,7 @@ def evaluate_candidates(
     k: int = 10,
     filter_already_bought: bool = False,
     candidates: Iterable[str] | Mapping[str, Recommender] | None = None,
+    fitted: MutableMapping[str, Recommender] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Fit each candidate on the interactions before the holdout; score its top k on the holdout.
 
@@ -450,7 +451,8 @@ def evaluate_candidates(
     recall_at_{k}, ndcg_at_{k} (means over holdout buyers with earlier history),
     coverage (share of the products seen before the holdout recommended to any of them),
     customers_evaluated and fit_seconds. A candidate that cannot handle the catalogue size
-    (CatalogueTooLargeError) is left out with a warning.
+    (CatalogueTooLargeError) is left out with a warning. If `fitted` is given, each evaluated
+    model (fitted before the holdout) is stored in it by name.
     """
     train, truth = holdout_split(interactions)
     if not truth:
@@ -473,6 +475,8 @@ def evaluate_candidates(
             log.warning("Recommender candidate %s left out: %s", name, error)
             continue
         fit_seconds = time.perf_counter() - started
+        if fitted is not None:
+            fitted[name] = model
         evaluation[name] = {
             **evaluate_fitted(model, truth, k, n_products),
             "fit_seconds": round(fit_seconds, 3),

@@ -225,6 +225,18 @@ def test_evaluate_candidates_uses_only_pre_holdout_history(holdout_table, evalua
     assert metrics["ndcg_at_5"] == pytest.approx(evaluation[recommend.POPULARITY]["ndcg_at_5"])
 
 
+def test_evaluate_candidates_hands_back_the_models_it_evaluated(holdout_table, evaluation):
+    fitted: dict = {}
+    again = recommend.evaluate_candidates(holdout_table, k=5, fitted=fitted)
+    assert set(fitted) == set(again)
+    _, truth = recommend.holdout_split(holdout_table)
+    n_products = next(iter(fitted.values())).products_.size
+    for name, model in fitted.items():
+        assert "LEAK" not in set(model.products_), name  # fitted before the holdout
+        metrics = recommend.evaluate_fitted(model, truth, 5, n_products)
+        assert metrics["ndcg_at_5"] == pytest.approx(evaluation[name]["ndcg_at_5"]), name
+
+
 def test_learned_models_beat_popularity_and_one_is_selected(evaluation):
     popularity = evaluation[recommend.POPULARITY]["ndcg_at_5"]
     for name in [recommend.REPEAT, *LEARNED]:

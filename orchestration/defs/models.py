@@ -751,12 +751,13 @@ def recommender_model(
         last_day = conn.execute("select max(as_of_date) from marts.customer_features").fetchone()[0]
     k = N_RECOMMENDATIONS
     filter_bought = not RECOMMEND_ALREADY_BOUGHT
+    fitted: dict[str, recommend.Recommender] = {}  # each candidate, fitted before the holdout
     evaluation = recommend.evaluate_candidates(
-        interactions, k=k, filter_already_bought=filter_bought
+        interactions, k=k, filter_already_bought=filter_bought, fitted=fitted
     )
     chosen = recommend.select_candidate(evaluation, k)
+    evaluation_model = fitted[chosen]
     train, truth = recommend.holdout_split(interactions)
-    evaluation_model = recommend.build_recommender(chosen, filter_bought).fit(train)
     current = promoted_model(MODEL_DIR, RECOMMENDER_MODEL)
     current_metrics = None
     if current is not None:
