@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from ml.synthetic import ShopConfig
+from simulator import ShopConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAST_DAY = ShopConfig().end_date.isoformat()
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         generate = [
             python,
             "-m",
-            "ml.synthetic",
+            "simulator",
             "--customers",
             str(args.customers),
             "--out",

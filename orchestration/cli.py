@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import TextIO
 
-from orchestration.config import ConfigError
+from landing import ConfigError
 
 try:  # the settings load the config: a bad one is a clear message, not a stack trace
     from orchestration.instance import PID_TAG, ensure_instance, recover_interrupted_runs
@@ -53,7 +53,7 @@ def ensure_landing_data(customers: int | None = None) -> bool:
                 file=sys.stderr,
             )
         return False
-    from ml.synthetic import ShopConfig, generate
+    from simulator import ShopConfig, generate
 
     settings = CONFIG.synthetic
     config = ShopConfig(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from orchestration.config import CANONICAL_COLUMNS, load_config
+from landing import CANONICAL_COLUMNS, load_config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "synthetic.yml"

@@ -38,8 +38,8 @@ for _variable in ("DUCKDB_PATH", "LANDING_DIR", "TRUTH_DIR"):
 @pytest.fixture(scope="session")
 def landing():
     """A small generated shop in the session's landing folder (truth beside it)."""
-    from ml.synthetic import ShopConfig, generate
     from orchestration.settings import LANDING_DIR, TRUTH_DIR
+    from simulator import ShopConfig, generate
 
     generate(
         ShopConfig(customers=TEST_SHOP_CUSTOMERS, products=TEST_SHOP_PRODUCTS, seed=7),

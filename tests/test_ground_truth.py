@@ -92,8 +92,8 @@ def test_lifetime_value_predicts_true_future_spend_better_than_the_historical_ra
     what each customer really spent (the generator's future orders, never loaded)."""
     from ml import clv
     from ml.registry import require_promoted_model
-    from ml.synthetic import ShopConfig
     from orchestration.settings import MODEL_DIR
+    from simulator import ShopConfig
 
     horizon = ShopConfig().future_days
     features = warehouse.execute("select * from marts.customer_features").df()

@@ -11,8 +11,7 @@ import duckdb
 import pytest
 import yaml
 
-from orchestration.config import ConfigError, load_config
-from orchestration.lib.ingest import SourceError, load_source, reconcile
+from landing import ConfigError, SourceError, load_config, load_source, reconcile
 
 HEADER = "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n"
 FUTURE = (datetime.now() + timedelta(days=30)).strftime("%Y-%m-%d %H:%M:%S")

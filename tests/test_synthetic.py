@@ -1,4 +1,4 @@
-"""Tests of the synthetic shop generator (ml.synthetic)."""
+"""Tests of the synthetic shop generator (simulator)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ml.synthetic import CATEGORIES, PERSONAS, ShopConfig, generate
+from simulator import CATEGORIES, PERSONAS, ShopConfig, generate
 
 SMALL = ShopConfig(customers=2_000, products=200, seed=7)
 OBS_END = pd.Timestamp(SMALL.end_date) + pd.Timedelta(days=1)  # first instant after observed
@@ -410,7 +410,7 @@ def test_invalid_config(tmp_path: Path) -> None:
 
 
 def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from ml.synthetic import main
+    from simulator import main
 
     out, truth = tmp_path / "landing", tmp_path / "truth"
     argv = ["--customers", "300", "--products", "50", "--seed", "3"]

@@ -9,8 +9,8 @@ config leaves out exists empty, so every downstream model runs on any deployment
 
 import dagster as dg
 
+from landing import TABLES, SourceError, ensure_raw_tables, load_source, reconcile
 from orchestration.defs.partitions import daily_partitions, partition_days
-from orchestration.lib.ingest import TABLES, SourceError, ensure_raw_tables, load_source, reconcile
 from orchestration.lib.warehouse import WarehouseResource, table_metadata
 from orchestration.settings import CONFIG, CONFIG_PATH, DUCKDB_POOL, RAW_SCHEMA, SOURCE_TABLES
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from landing import file_days
 from orchestration.defs.partitions import RANGE_END_TAG, RANGE_START_TAG, daily_partitions
-from orchestration.lib.ingest import file_days
 from orchestration.settings import CONFIG, REFRESH_CRON, REFRESH_JOB, REFRESH_TIMEZONE
 
 refresh_all_job = dg.define_asset_job(

@@ -1,0 +1,236 @@
+"""Load a configured source into its canonical raw table so that every row is loaded or quarantined.
+
+Plain DuckDB code, no Dagster. `load_source` reads a source's files (CSV or Parquet) through the
+config's column mapping, types every value, classifies each row by the first rule it breaks (or
+as a duplicate), and in one transaction replaces the rows of the requested days in
+`raw.<table>`, records rejected rows with file, line or row number and reason in
+`raw.quarantine`, and records per file and day counts in `raw.load_log`.
+
+Partitioned tables (those with a timestamp, see TABLES) are loaded a window of days at a time:
+re-loading a day replaces exactly that day. Rows that belong to no day (an unreadable line, an
+unparseable, too old or future timestamp) are re-recorded each time their file is read.
+Source column names are validated by the config and quoted; file paths, formats and other values
+are always bound parameters, never spliced into SQL.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+
+from landing.config import CANONICAL_COLUMNS, Config
+from landing.read import SourceError, _read_file, _timestamp_params, _typed
+from landing.sql import identifier
+from landing.tables import LOAD_LOG_TABLE, QUARANTINE_TABLE, TABLES, ensure_raw_tables
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    table: str
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+    reasons: dict[str, int]  # reason -> rows
+    files: list[str]
+    window: tuple[date, date] | None  # [first day, last day]; None: every day
+
+
+_QUOTE = "''''"  # SQL for one quote character, to quote an offending value in a reason
+_EXPECTED = {
+    "bigint": "a whole number",
+    "decimal(18, 4)": "a number",
+    "timestamp": "a date and time",
+}
+
+
+def reason_kind(reason: str) -> str:
+    """A quarantine reason without the offending value, to count rows by kind of problem."""
+    kind = re.split(r", got | \(", reason)[0]
+    return kind.split(": ")[0] if ": " in kind and ": expected" not in kind else kind
+
+
+def load_source(
+    conn: duckdb.DuckDBPyConnection,
+    config: Config,
+    table: str,
+    schema: str = "raw",
+    window: tuple[date, date] | None = None,
+) -> LoadReport:
+    """Load the configured source of `table` for the days in `window` (inclusive; None: all days,
+    and always for tables without a timestamp). One transaction: all or nothing."""
+    spec = TABLES[table]
+    columns = CANONICAL_COLUMNS[table]
+    source = config.sources[table]
+    files = [str(path) for path in config.source_files(table)]
+    if not files:
+        raise SourceError(
+            f"sources.{table}.path: no file matches {config.resolve(source.path)}; nothing was loaded"
+        )
+    if spec.timestamp is None:
+        window = None
+    target = f"{identifier(schema)}.{identifier(table)}"
+    quarantine = f"{identifier(schema)}.{identifier(QUARANTINE_TABLE)}"
+    load_log = f"{identifier(schema)}.{identifier(LOAD_LOG_TABLE)}"
+    conn.execute(f"set TimeZone = '{config.timezone}'")  # a validated IANA zone name
+    ensure_raw_tables(conn, schema)
+    mapped: set[str] = set()
+    for index, path in enumerate(files):
+        mapped |= _read_file(conn, config, table, path, first=index == 0)
+
+    params = _timestamp_params(source, config)
+    typed = ", ".join(
+        f"{_typed(column, kind, source, config)} as {identifier(column)}"
+        for column, kind in columns.items()
+    )
+    raw_values = ", ".join(
+        f"cast({identifier(c)} as varchar) as {identifier('_raw_' + c)}" for c in columns
+    )
+    fmt = " in the format ' || $timestamp_format || '" if source.timestamp_format else ""
+    type_rules = "\n".join(
+        f"when {identifier(c)} is null and trim(_raw_{c}) <> '' then "
+        f"'{c}: expected {_EXPECTED[kind]}{fmt if kind == 'timestamp' else ''}, got ' "
+        f"|| {_QUOTE} || _raw_{c} || {_QUOTE}"
+        for c, kind in columns.items()
+        if kind in _EXPECTED
+    )
+    rules = "\n".join(f"when {rule.condition} then {rule.reason}" for rule in spec.rules)
+    ts = identifier(spec.timestamp) if spec.timestamp else None
+    day, day_rules = "null::date", ""
+    if ts:
+        params["first_day"] = config.first_day
+        day_rules = (
+            f"when {ts} < $first_day then '{spec.timestamp} before first_day ' "
+            f"|| cast($first_day as varchar) || ': ' || cast({ts} as varchar)\n"
+            f"when {ts} > now()::timestamp + interval 1 day then '{spec.timestamp} in the "
+            f"future: ' || cast({ts} as varchar)"
+        )
+        day = (
+            f"case when {ts} >= $first_day and {ts} <= now()::timestamp + interval 1 day "
+            f"then cast({ts} as date) end"
+        )
+    # Canonical values the platform derives: returns (negative quantity or amount, or an order
+    # id with the configured prefix) get status 'refund'; a missing currency is the source's.
+    replaced = []
+    if table == "order_lines":
+        is_return = "quantity < 0 or amount < 0"
+        if source.returns.order_id_prefix:
+            is_return += " or starts_with(order_id, $return_prefix)"
+            params["return_prefix"] = source.returns.order_id_prefix
+        replaced = [
+            f"case when {is_return} then 'refund' else coalesce(lower(status), 'completed') end "
+            "as status",
+            "coalesce(upper(currency), $currency) as currency",
+        ]
+        params["currency"] = source.currency or config.currency
+    key = [c for c in spec.key if c in mapped] if all(c in mapped for c in spec.key) else []
+    key_rule = (
+        f"when _rule is null and _copy = 1 and row_number() over (partition by "
+        f"{', '.join(identifier(c) for c in key)}, _rule is null and _copy = 1 "
+        f"order by _source_file, _row_number) > 1 "
+        f"then 'duplicate {'/'.join(key)} with different values'"
+        if key
+        else ""
+    )
+    data = ", ".join(identifier(c) for c in columns)
+    window_filter = ""
+    if window and ts:
+        params |= {"window_start": window[0], "window_end": window[1]}
+        window_filter = (
+            "where _partition_day is null or _partition_day between $window_start and $window_end"
+        )
+    conn.execute("begin transaction")
+    try:
+        conn.execute(
+            f"""
+            create or replace temp table _classified as
+            with typed as (
+                select {typed}, {raw_values}, _source_file, _row_number, _reject from _incoming
+            ),
+            checked as (
+                select * {"replace (" + ", ".join(replaced) + ")" if replaced else ""},
+                    {day} as _partition_day,
+                    case when _reject is not null then _reject
+                         {type_rules}
+                         {rules}
+                         {day_rules}
+                    end as _rule
+                from typed
+            ),
+            ranked as (
+                select *,
+                    row_number() over (partition by {data} order by _source_file, _row_number) as _copy
+                from checked
+                {window_filter}
+            )
+            select * exclude (_copy, _rule, _reject),
+                case when _rule is not null then _rule
+                     when _copy > 1 then 'exact duplicate of an earlier row'
+                     {key_rule}
+                end as _reason
+            from ranked
+            """,
+            params,
+        )
+        if window:
+            conn.execute(f"delete from {target} where _partition_day between ? and ?", list(window))
+            scope = (
+                "source_table = $table and (partition_day between $window_start and $window_end "
+                "or (partition_day is null and source_file in (select unnest($files))))"
+            )
+            scope_params = {
+                "table": table,
+                "window_start": window[0],
+                "window_end": window[1],
+                "files": files,
+            }
+        else:
+            conn.execute(f"delete from {target}")
+            scope, scope_params = "source_table = $table", {"table": table}
+        conn.execute(
+            f"insert into {target} select {data}, _source_file, _row_number, _partition_day, "
+            "now() from _classified where _reason is null order by _source_file, _row_number"
+        )
+        conn.execute(f"delete from {quarantine} where {scope}", scope_params)
+        record = (
+            "to_json(struct_pack("
+            + ", ".join(f"{identifier(c)} := _raw_{c}" for c in columns)
+            + "))"
+        )
+        conn.execute(
+            f"insert into {quarantine} select ?, _source_file, _row_number, _partition_day, "
+            f"_reason, {record}, now() from _classified where _reason is not null "
+            "order by _source_file, _row_number",
+            [table],
+        )
+        conn.execute(f"delete from {load_log} where {scope}", scope_params)
+        conn.execute(
+            f"""
+            insert into {load_log}
+            select ?, f.file, c._partition_day, count(c._source_file),
+                count(c._source_file) filter (where c._reason is null),
+                count(c._source_file) filter (where c._reason is not null), now()
+            from (select unnest(?) as file) f
+            left join _classified c on c._source_file = f.file
+            group by f.file, c._partition_day
+            """,
+            [table, files],
+        )
+        read, loaded = conn.execute(
+            "select count(*), count(*) filter (where _reason is null) from _classified"
+        ).fetchone()
+        reasons: dict[str, int] = {}
+        for reason, rows in conn.execute(
+            "select _reason, count(*) from _classified where _reason is not null group by 1"
+        ).fetchall():
+            kind = reason_kind(reason)
+            reasons[kind] = reasons.get(kind, 0) + rows
+        conn.execute("drop table _classified")
+        conn.execute("drop table _incoming")
+        conn.execute("commit")
+    except Exception:
+        conn.execute("rollback")
+        raise
+    return LoadReport(table, read, loaded, read - loaded, reasons, files, window)

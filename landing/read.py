@@ -1,0 +1,202 @@
+"""Reading a source's files: CSV (with the configured dialect, unreadable lines kept as rejects)
+or Parquet, mapped onto canonical column names, and the SQL that types their values.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from landing.config import CANONICAL_COLUMNS, Config, Source
+from landing.sql import identifier
+from landing.tables import TABLES
+
+
+class SourceError(ValueError):
+    """A source cannot be loaded at all (a missing column, no files); nothing was loaded."""
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _file_columns(conn: duckdb.DuckDBPyConnection, relation: str, params: dict) -> list[str]:
+    return [row[0] for row in conn.execute(f"describe select * from {relation}", params).fetchall()]
+
+
+def _csv_header(path: str, source: Source) -> list[str]:
+    """The CSV's column names (column1.. without a header), read with the configured dialect.
+    DuckDB's sniffer is not used: a single odd line would make it guess a different dialect."""
+    encoding = "utf-8-sig" if source.encoding == "utf-8" else source.encoding
+    with open(path, encoding=encoding, errors="replace", newline="") as handle:
+        first = next(csv.reader(handle, delimiter=source.delimiter), [])
+    if not source.header:
+        return [f"column{i + 1}" for i in range(len(first))]
+    names = [name.strip() for name in first]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated or "" in names:
+        raise SourceError(
+            f"{path}: the header names a column twice or leaves one unnamed "
+            f"({', '.join(repeated) or 'an empty name'}); nothing was loaded"
+        )
+    return names
+
+
+def _mapping(table: str, source: Source, found: list[str], path: str) -> dict[str, str]:
+    """canonical column -> source column for this file; SourceError if a required one is absent."""
+    spec = TABLES[table]
+    mapping = {}
+    for canonical in CANONICAL_COLUMNS[table]:
+        wanted = source.columns.get(canonical, canonical)
+        if wanted in found:
+            mapping[canonical] = wanted
+        elif canonical in source.columns:
+            raise SourceError(
+                f"{path}: no column {wanted!r} (mapped to '{canonical}' by "
+                f"sources.{table}.columns.{canonical}); the file has: {', '.join(found)}. "
+                "Nothing was loaded."
+            )
+    missing = [column for column in spec.required if column not in mapping]
+    if spec.one_of and not any(all(c in mapping for c in group) for group in spec.one_of):
+        missing.append(" or ".join("+".join(group) for group in spec.one_of))
+    if missing:
+        raise SourceError(
+            f"{path}: missing column(s) {', '.join(missing)} for table '{table}' (map them under "
+            f"sources.{table}.columns); the file has: {', '.join(found)}. Nothing was loaded."
+        )
+    return mapping
+
+
+def _read_file(
+    conn: duckdb.DuckDBPyConnection, config: Config, table: str, path: str, first: bool
+) -> set[str]:
+    """Append one file's rows, mapped onto canonical names (values still as in the file), to the
+    temp table _incoming; unreadable CSV lines are appended with `_reject` set. Returns the
+    canonical columns the file provides."""
+    source = config.sources[table]
+    columns = CANONICAL_COLUMNS[table]
+    is_csv = config.source_format(table) == "csv"
+    if first:
+        conn.execute(
+            "create or replace temp table _incoming as select "
+            + ", ".join(f"cast(null as varchar) as {identifier(c)}" for c in columns)
+            + ", cast(null as varchar) as _source_file, cast(null as bigint) as _row_number, "
+            "cast(null as varchar) as _reject limit 0"
+        )
+    if is_csv and Path(path).stat().st_size == 0:
+        return set()  # an empty file has no header and no rows: logged with 0 rows read
+    if is_csv:
+        found = _csv_header(path, source)
+        relation = (
+            "read_csv($path, auto_detect = false, header = $header, delim = $delim, "
+            "quote = '\"', escape = '\"', columns = $columns, encoding = $encoding, "
+            "store_rejects = true, rejects_table = '_rejects', rejects_scan = '_reject_scans')"
+        )
+        params = {
+            "path": path,
+            "header": source.header,
+            "delim": source.delimiter,
+            "encoding": source.encoding,
+            "columns": {name: "VARCHAR" for name in found},
+        }
+    else:
+        relation = "read_parquet($path, file_row_number = true)"
+        params = {"path": path}
+        found = [c for c in _file_columns(conn, relation, params) if c != "file_row_number"]
+    mapping = _mapping(table, source, found, path)
+    selected = ", ".join(
+        f"{_quoted(mapping[c])} as {identifier(c)}" if c in mapping else f"null as {identifier(c)}"
+        for c in columns
+    )
+    if not is_csv:
+        conn.execute(
+            f"insert into _incoming select {selected}, $path, file_row_number + 1, null "
+            f"from {relation}",
+            params,
+        )
+        return set(mapping)
+    conn.execute("drop table if exists _rejects")
+    conn.execute("drop table if exists _reject_scans")
+    conn.execute(f"create or replace temp table _file as select {selected} from {relation}", params)
+    first_line = 2 if source.header else 1
+    # Line numbers: DuckDB reports the line of each rejected row; a loaded row is the k-th line
+    # (in file order) that was not rejected. Assumes one record per line (no quoted newlines).
+    conn.execute(
+        f"""
+        insert into _incoming
+        with rejected as (
+            select line, row_number() over (order by line) - 1 as j,
+                first(error_type || ': ' || error_message order by column_idx) as reason,
+                first(csv_line) as csv_line
+            from _rejects
+            group by line
+        )
+        select {", ".join(f"f.{identifier(c)}" for c in columns)}, $path,
+            f.rowid + {first_line}
+                + (select count(*) from rejected r where r.line - {first_line} - r.j <= f.rowid),
+            null
+        from _file f
+        union all
+        select {", ".join("null" for _ in columns)}, $path, line,
+            'unreadable line (' || reason || '): ' || coalesce(csv_line, '')
+        from rejected
+        """,
+        {"path": path},
+    )
+    conn.execute("drop table _file")
+    return set(mapping)
+
+
+def _other_zone(source: Source, config: Config) -> bool:
+    return (source.timezone or config.timezone) != config.timezone
+
+
+def _timestamp_params(source: Source, config: Config) -> dict[str, object]:
+    """The bound parameters the timestamp SQL from _typed refers to."""
+    params: dict[str, object] = {}
+    if source.timestamp_format:
+        params["timestamp_format"] = source.timestamp_format
+    if _other_zone(source, config):
+        params |= {"shop_zone": config.timezone, "source_zone": source.timezone}
+    return params
+
+
+def _typed(column: str, kind: str, source: Source, config: Config) -> str:
+    """SQL giving `column` as its canonical type, or NULL where the value does not convert."""
+    value = identifier(column)
+    if kind == "timestamp":
+        if source.timestamp_format:
+            parsed = f"try_strptime(trim(cast({value} as varchar)), $timestamp_format)"
+        else:
+            parsed = f"try_cast({value} as timestamp)"
+        if _other_zone(source, config):  # convert to the shop's local time
+            parsed = f"timezone($shop_zone, timezone($source_zone, {parsed}))"
+        return parsed
+    if kind == "varchar":
+        return f"nullif(trim(cast({value} as varchar)), '')"
+    return f"try_cast(trim(cast({value} as varchar)) as {kind})"
+
+
+def file_days(config: Config, table: str, path: str) -> tuple[date, date] | None:
+    """The first and last day of the usable timestamps in one source file (None if it has none):
+    the partitions a new file touches. Reads the file in a private in-memory DuckDB."""
+    spec, source = TABLES[table], config.sources[table]
+    if spec.timestamp is None:
+        return None
+    conn = duckdb.connect()
+    try:
+        conn.execute(f"set TimeZone = '{config.timezone}'")
+        _read_file(conn, config, table, path, first=True)
+        params = _timestamp_params(source, config)
+        kind = CANONICAL_COLUMNS[table][spec.timestamp]
+        parsed = _typed(spec.timestamp, kind, source, config)
+        first, last = conn.execute(
+            f"select cast(min({parsed}) as date), cast(max({parsed}) as date) from _incoming",
+            params,
+        ).fetchone()
+    finally:
+        conn.close()
+    return (first, last) if first is not None else None

@@ -1,0 +1,16 @@
+"""SQL quoting of table and column names (the loader's own copy: landing imports nothing from
+the orchestration layer).
+"""
+
+from __future__ import annotations
+
+import re
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def identifier(name: str) -> str:
+    """Return `name` quoted for SQL after checking it is a plain identifier (never user SQL)."""
+    if not _IDENTIFIER.match(name):
+        raise ValueError(f"Not a valid table or column name: {name!r}")
+    return f'"{name}"'

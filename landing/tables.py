@@ -1,0 +1,125 @@
+"""The canonical raw tables: what a source must provide, the rules that quarantine a row, the
+lineage and bookkeeping tables (quarantine, load log), and their DDL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+
+from landing.config import CANONICAL_COLUMNS
+from landing.sql import identifier
+
+QUARANTINE_TABLE = "quarantine"
+LOAD_LOG_TABLE = "load_log"
+LINEAGE_COLUMNS = {
+    "_source_file": "varchar",
+    "_row_number": "bigint",
+    "_partition_day": "date",
+    "_loaded_at": "timestamp",
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A row breaks the rule when `condition` (SQL over the typed columns) is true."""
+
+    condition: str
+    reason: str  # SQL expression giving the reason text (may quote the offending value)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    required: tuple[str, ...]  # columns a source must provide (mapped or same-named)
+    key: tuple[str, ...]  # a second row with the same key but other values is quarantined
+    timestamp: str | None = None  # partitions the table by day; None: loaded whole every time
+    rules: tuple[Rule, ...] = field(default=())
+    one_of: tuple[tuple[str, ...], ...] = ()  # at least one of these column groups is required
+
+
+def _missing(column: str) -> Rule:
+    return Rule(f"{column} is null or trim(cast({column} as varchar)) = ''", f"'missing {column}'")
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> Rule:
+    listed = ", ".join(f"'{value}'" for value in values)
+    return Rule(
+        f"{column} is not null and lower(trim({column})) not in ({listed})",
+        f"'unknown {column} ' || '''' || {column} || '''' || ' (expected one of {', '.join(values)})'",
+    )
+
+
+ORDER_STATUSES = ("completed", "cancelled", "returned", "refund")
+
+TABLES: dict[str, TableSpec] = {
+    "order_lines": TableSpec(
+        required=("customer_id", "ordered_at"),
+        one_of=(("amount",), ("quantity", "unit_price")),
+        key=("order_id", "line_number"),
+        timestamp="ordered_at",
+        rules=(
+            # A missing customer id is kept: the line counts for revenue, not for any customer.
+            _missing("ordered_at"),
+            Rule("quantity = 0", "'quantity is 0'"),
+            Rule(
+                "unit_price < 0",
+                "'unit_price must be >= 0, got ' || cast(unit_price as varchar)",
+            ),
+            Rule(
+                "amount is null and (quantity is null or unit_price is null)",
+                "'no amount and no quantity with unit_price'",
+            ),
+            _one_of("status", ORDER_STATUSES),
+        ),
+    ),
+    "customers": TableSpec(
+        required=("customer_id",),
+        key=("customer_id",),
+        rules=(_missing("customer_id"),),
+    ),
+    "products": TableSpec(
+        required=("product_id",),
+        key=("product_id",),
+        rules=(
+            _missing("product_id"),
+            Rule("price < 0", "'negative price ' || cast(price as varchar)"),
+        ),
+    ),
+    "web_events": TableSpec(
+        required=("session_id", "event_type", "event_at"),
+        key=("event_id",),
+        timestamp="event_at",
+        rules=(
+            _missing("session_id"),
+            _missing("event_at"),
+            _missing("event_type"),
+            _one_of(
+                "event_type", ("page_view", "search", "product_view", "add_to_cart", "purchase")
+            ),
+        ),
+    ),
+}
+
+
+def raw_table_ddl(schema: str, table: str) -> str:
+    columns = {**CANONICAL_COLUMNS[table], **LINEAGE_COLUMNS}
+    listed = ", ".join(f"{identifier(name)} {kind}" for name, kind in columns.items())
+    return f"create table if not exists {identifier(schema)}.{identifier(table)} ({listed})"
+
+
+def ensure_raw_tables(conn: duckdb.DuckDBPyConnection, schema: str) -> None:
+    """Create every canonical raw table and the bookkeeping tables if missing (empty)."""
+    conn.execute(f"create schema if not exists {identifier(schema)}")
+    for table in CANONICAL_COLUMNS:
+        conn.execute(raw_table_ddl(schema, table))
+    conn.execute(
+        f"create table if not exists {identifier(schema)}.{identifier(QUARANTINE_TABLE)} ("
+        "source_table varchar, source_file varchar, row_number bigint, partition_day date, "
+        "reason varchar, record json, quarantined_at timestamp)"
+    )
+    conn.execute(
+        f"create table if not exists {identifier(schema)}.{identifier(LOAD_LOG_TABLE)} ("
+        "source_table varchar, source_file varchar, partition_day date, rows_read bigint, "
+        "rows_loaded bigint, rows_quarantined bigint, loaded_at timestamp)"
+    )

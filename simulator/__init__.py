@@ -1,0 +1,52 @@
+"""Deterministic, vectorized generator of a synthetic online shop with hidden ground truth.
+
+The shop is driven by latent per-customer parameters so that downstream models have
+something real to find:
+
+* every customer belongs to a hidden persona (loyal, bargain_hunter, big_spender,
+  occasional, window_shopper);
+* purchases follow a buy-till-you-die process (BG/NBD style): a Poisson process with an
+  individual rate ``lambda`` ~ Gamma, modulated by weekly/yearly seasonality and Black
+  Friday (simulated by thinning a homogeneous process at the maximal rate), with a dropout
+  after each transaction with an individual probability ``p`` ~ Beta;
+* category preferences (Dirichlet, concentrated on 1-3 favourite categories), a
+  persona-specific price tilt and a few favourite products drive what is bought and viewed;
+* browsing sessions follow the purchase rate times a persona browse multiplier while the
+  customer is alive and a tenth of it afterwards; every order has its own purchase session.
+
+The process is simulated ``future_days`` beyond ``end_date``.  Landing files only contain
+data up to ``end_date``; the truth files (personas, rates, dropout, future orders) are
+written to a separate directory and must never be read by the pipeline.
+
+Everything is vectorized with numpy (no Python loop over customers, orders or events) and
+deterministic for a given :class:`ShopConfig`.
+
+CLI::
+
+    python -m simulator --customers 30000 --seed 42 --out data/landing --truth data/truth
+
+Modules: world (categories, personas, ShopConfig), sampling (vectorized draws), shop
+(customers, products, orders, items), events (web sessions), tables (the Arrow tables),
+generate (writing the files), cli (``python -m simulator``).
+"""
+
+from simulator.cli import main
+from simulator.generate import GENERATOR_VERSION, generate
+from simulator.world import (
+    CATEGORIES,
+    LANDING_TABLES,
+    PERSONAS,
+    TRUTH_TABLES,
+    ShopConfig,
+)
+
+__all__ = [
+    "ShopConfig",
+    "generate",
+    "main",
+    "PERSONAS",
+    "CATEGORIES",
+    "LANDING_TABLES",
+    "TRUTH_TABLES",
+    "GENERATOR_VERSION",
+]

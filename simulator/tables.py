@@ -1,0 +1,218 @@
+"""The Arrow tables of a generation run: the landing tables (observed data only) and the
+hidden truth tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from simulator.world import (
+    ACQ_CHANNELS,
+    BRANDS,
+    CATEGORIES,
+    CATEGORY_SPECS,
+    COUNTRIES,
+    DEVICES,
+    EVENT_TYPES,
+    FIRST_NAMES,
+    LAST_NAMES,
+    ORDER_CHANNELS,
+    ORDER_STATUSES,
+    PERSONAS,
+    SEARCH_PREFIXES,
+    SECONDS_PER_DAY,
+)
+
+TS = pa.timestamp("us")
+
+
+def _ids(prefix: str, n: int, width: int) -> pa.Array:
+    """Zero-padded string ids ``prefix + 000..n``; vectorized via Arrow compute."""
+    nums = pc.cast(pa.array(np.arange(1, n + 1, dtype=np.int64)), pa.string())
+    return pc.binary_join_element_wise(prefix, pc.utf8_lpad(nums, width, "0"), "")
+
+
+def _take(values: pa.Array, idx: np.ndarray) -> pa.Array:
+    """``values[idx]`` with NULL where ``idx < 0``."""
+    idx = np.asarray(idx)
+    if idx.size and idx.min() < 0:
+        return pc.take(values, pa.array(idx, mask=idx < 0))
+    return pc.take(values, pa.array(idx))
+
+
+def _timestamps(epoch_s: int, seconds: np.ndarray) -> pa.Array:
+    return pa.array((epoch_s + seconds.astype(np.int64)) * 1_000_000, type=TS)
+
+
+class _TablesMixin:
+    """The tables stage of simulator.shop._Shop; reads the arrays its earlier stages set."""
+
+    def tables(self) -> Iterator[tuple[str, pa.Table]]:
+        """Yield (name, table) one at a time so that each can be written and freed."""
+        n, m = self.cfg.customers, self.cfg.products
+        cust_ids = _ids("CUST-", n, 6)
+        prod_ids = _ids("PROD-", m, 5)
+        first = pa.array(FIRST_NAMES)
+        last = pa.array(LAST_NAMES)
+        fn = pc.take(first, pa.array(self.first_name))
+        ln = pc.take(last, pa.array(self.last_name))
+        nums = pc.cast(pa.array(np.arange(1, n + 1)), pa.string())
+        email = pc.utf8_lower(
+            pc.binary_join_element_wise(fn, ".", ln, ".", nums, "@example.com", "")
+        )
+        customers = pa.table(
+            {
+                "customer_id": cust_ids,
+                "signup_at": _timestamps(
+                    self.epoch_s, np.floor(self.t_sign * SECONDS_PER_DAY).astype(np.int64)
+                ),
+                "country": pc.take(pa.array(COUNTRIES), pa.array(self.country)),
+                "acquisition_channel": pc.take(pa.array(ACQ_CHANNELS), pa.array(self.acq)),
+                "first_name": fn,
+                "last_name": ln,
+                "email": email,
+            }
+        )
+        yield "customers", customers
+
+        nouns = pa.array([noun for c in CATEGORY_SPECS for noun in c.nouns])
+        brand = pc.take(pa.array(BRANDS), pa.array(self.brand))
+        products = pa.table(
+            {
+                "product_id": prod_ids,
+                "product_name": pc.binary_join_element_wise(
+                    brand,
+                    pc.take(nouns, pa.array(self.noun)),
+                    pc.cast(pa.array(self.model_no), pa.string()),
+                    " ",
+                ),
+                "category": pc.take(pa.array(CATEGORIES), pa.array(self.cat)),
+                "brand": brand,
+                "price": pa.array(self.price, pa.float64()),
+                "created_at": _timestamps(
+                    self.epoch_s, np.floor(self.created * SECONDS_PER_DAY).astype(np.int64)
+                ),
+            }
+        )
+        yield "products", products
+
+        n_o = self.o_cust.size
+        order_ids = _ids("ORD-", n_o, 7)
+        obs = self.o_sec < self.end_s
+        n_obs = int(obs.sum())
+        orders_all = pa.table(
+            {
+                "order_id": order_ids,
+                "customer_id": pc.take(cust_ids, pa.array(self.o_cust)),
+                "ordered_at": _timestamps(self.epoch_s, self.o_sec),
+                "status": pc.take(pa.array(ORDER_STATUSES), pa.array(self.o_status)),
+                "channel": pc.take(pa.array(ORDER_CHANNELS), pa.array(self.o_channel)),
+                "currency": pa.array(np.full(n_o, "EUR"), pa.string()),
+            }
+        )
+        items_all = pa.table(
+            {
+                "order_id": pc.take(order_ids, pa.array(self.it_order)),
+                "line_number": pa.array(self.it_line, pa.int64()),
+                "product_id": pc.take(prod_ids, pa.array(self.it_prod)),
+                "quantity": pa.array(self.it_qty, pa.int64()),
+                "unit_price": pa.array(self.it_price, pa.float64()),
+                "discount": pa.array(self.it_discount, pa.float64()),
+            }
+        )
+        it_obs = self.it_order < n_obs
+        # One row per order line with its order's header, the layout of a shop system's export.
+        header = orders_all.take(pa.array(self.it_order[it_obs]))
+        lines = items_all.filter(pa.array(it_obs))
+        yield (
+            "order_lines",
+            pa.table(
+                {
+                    "order_id": lines["order_id"],
+                    "line_number": lines["line_number"],
+                    "customer_id": header["customer_id"],
+                    "ordered_at": header["ordered_at"],
+                    "status": header["status"],
+                    "channel": header["channel"],
+                    "currency": header["currency"],
+                    "product_id": lines["product_id"],
+                    "quantity": lines["quantity"],
+                    "unit_price": lines["unit_price"],
+                    "discount": lines["discount"],
+                }
+            ),
+        )
+
+        vocab = pa.array(  # index = noun * len(SEARCH_PREFIXES) + prefix
+            [
+                (pre + noun).lower()
+                for c in CATEGORY_SPECS
+                for noun in c.nouns
+                for pre in SEARCH_PREFIXES
+            ]
+        )
+        web_events = pa.table(
+            {
+                "event_id": pa.array(np.arange(1, self.ev_sec.size + 1), pa.int64()),
+                "session_id": pa.array(self.ev_sess_id, pa.int64()),
+                "customer_id": _take(cust_ids, self.ev_cust),
+                "event_type": pc.take(pa.array(EVENT_TYPES), pa.array(self.ev_type)),
+                "event_at": _timestamps(self.epoch_s, self.ev_sec),
+                "product_id": _take(prod_ids, self.ev_prod),
+                "search_query": _take(vocab, self.ev_query),
+                "device": pc.take(pa.array(DEVICES), pa.array(self.ev_dev)),
+            }
+        )
+        yield "web_events", web_events
+        del web_events
+        for attr in [a for a in vars(self) if a.startswith("ev_")]:
+            delattr(self, attr)  # free the event arrays before building the truth tables
+
+        # ---- truth ------------------------------------------------------------------------
+        fut_o = ~obs & (self.o_status != 1)
+        fut_orders = np.bincount(self.o_cust[fut_o], minlength=n)
+        fut_it = ~it_obs
+        completed_it = fut_it & (self.o_status[self.it_order] == 0)
+        net = self.it_qty * self.it_price - self.it_discount
+        fut_spend = np.round(
+            np.bincount(self.o_cust[self.it_order[completed_it]], net[completed_it], minlength=n),
+            2,
+        )
+        top3 = pc.take(pa.array(CATEGORIES), pa.array(self.top3.ravel()))
+        top3_cols = [top3.take(pa.array(np.arange(j, 3 * n, 3))) for j in range(3)]
+        dropout_ts = pa.array(
+            (self.epoch_s + self.dropout_s) * 1_000_000, type=TS, mask=self.dropout_s < 0
+        )
+        customers_truth = pa.table(
+            {
+                "customer_id": cust_ids,
+                "persona": pc.take(pa.array(PERSONAS), pa.array(self.persona)),
+                "purchase_rate": pa.array(self.rate, pa.float64()),
+                "dropout_probability": pa.array(self.p_drop, pa.float64()),
+                "alive_at_end": pa.array(self.alive_at_end, pa.bool_()),
+                "dropout_at": dropout_ts,
+                "future_orders": pa.array(fut_orders, pa.int64()),
+                "future_spend": pa.array(fut_spend, pa.float64()),
+                "favourite_categories": pc.binary_join_element_wise(*top3_cols, ","),
+            }
+        )
+        fut_items = items_all.filter(pa.array(fut_it))
+        fut_order_idx = self.it_order[fut_it]
+        future_order_items = pa.table(
+            {
+                "customer_id": pc.take(cust_ids, pa.array(self.o_cust[fut_order_idx])),
+                "order_id": fut_items["order_id"],
+                "ordered_at": _timestamps(self.epoch_s, self.o_sec[fut_order_idx]),
+                "product_id": fut_items["product_id"],
+                "quantity": fut_items["quantity"],
+                "unit_price": fut_items["unit_price"],
+                "discount": fut_items["discount"],
+                "status": pc.take(pa.array(ORDER_STATUSES), pa.array(self.o_status[fut_order_idx])),
+            }
+        )
+        yield "customers_truth", customers_truth
+        yield "future_order_items", future_order_items
