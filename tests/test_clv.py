@@ -1,4 +1,4 @@
-"""BG/NBD + Gamma-Gamma customer value models (ml.clv), checked against simulated customers.
+"""BG/NBD + Gamma-Gamma customer value (ml.btyd, ml.clv), checked against simulated customers.
 
 Everything is simulated from the models themselves with known parameters, so the fits can be
 compared with the truth. Tolerances were set from the spread over 30 seeds at these sizes
@@ -17,18 +17,10 @@ from scipy.special import beta as beta_fn
 from scipy.special import betaln, gammaln
 from scipy.special import gamma as gamma_fn
 
-from ml.clv import (
-    BetaGeoModel,
-    CustomerValueModel,
-    GammaGammaModel,
-    _bgnbd_conditional_purchases_series,
-    _bgnbd_log_likelihood,
-    naive_rate_baseline,
-    simulate_bgnbd,
-    simulate_gamma_gamma,
-    summary_from_features,
-    value_metrics,
-)
+from ml.btyd import BetaGeoModel, GammaGammaModel, simulate_bgnbd, simulate_gamma_gamma
+from ml.btyd.bgnbd import _bgnbd_log_likelihood
+from ml.btyd.conditional_purchases import _bgnbd_conditional_purchases_series
+from ml.clv import CustomerValueModel, naive_rate_baseline, summary_from_features, value_metrics
 
 TRUE_BG = {"r": 0.5, "alpha": 30.0, "a": 0.8, "b": 2.5}  # alpha in days
 TRUE_GG = {"p": 6.0, "q": 4.0, "v": 15.0}
@@ -228,7 +220,7 @@ def test_p_alive(simulated, bgnbd):
 
 
 def _reference_given_alive(t, x, T, r, alpha, a, b):
-    """E[purchases in t | alive] by adaptive integration over log p (independent of ml.clv)."""
+    """E[purchases in t | alive] by adaptive integration over log p (independent of ml.btyd)."""
     shape, scale, b_post = r + x, alpha + T, b + x
 
     def integrand(log_p):
