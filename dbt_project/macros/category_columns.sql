@@ -3,7 +3,7 @@
 {% macro product_categories() -%}
     {%- if not execute -%}{{ return([]) }}{%- endif -%}
     {%- set query -%}
-        select distinct category from {{ ref('stg_shop__products') }} where category is not null order by 1
+        select distinct category from {{ ref('int_products') }} where category is not null order by 1
     {%- endset -%}
     {%- set rows = run_query(query).columns[0].values() -%}
     {%- set categories = [] -%}

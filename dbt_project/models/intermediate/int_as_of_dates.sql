@@ -9,7 +9,7 @@
 {%- endif %}
 
 with orders as (
-    select * from {{ ref('stg_shop__orders') }}
+    select * from {{ ref('int_orders') }}
 ),
 
 events as (

@@ -10,18 +10,24 @@ with events as (
     where customer_id is not null
 ),
 
+event_types as (
+    select * from {{ ref('event_types') }}
+),
+
 daily as (
     select
-        customer_id,
-        event_date as activity_date,
-        count(distinct session_id) as sessions,
-        count(*) filter (where event_type = 'page_view') as page_views,
-        count(*) filter (where event_type = 'product_view') as product_views,
-        count(*) filter (where event_type = 'search') as searches,
-        count(*) filter (where event_type = 'add_to_cart') as add_to_carts,
-        count(distinct session_id) filter (where event_type = 'purchase') as purchase_sessions
+        events.customer_id,
+        events.event_date as activity_date,
+        count(distinct events.session_id) as sessions,
+        count(*) filter (where events.event_type = 'page_view') as page_views,
+        count(*) filter (where events.event_type = 'product_view') as product_views,
+        count(*) filter (where events.event_type = 'search') as searches,
+        count(*) filter (where events.event_type = 'add_to_cart') as add_to_carts,
+        count(distinct events.session_id) filter (where event_types.is_conversion)
+            as purchase_sessions
     from events
-    group by customer_id, event_date
+    left join event_types on events.event_type = event_types.event_type
+    group by events.customer_id, events.event_date
 )
 
 select * from daily

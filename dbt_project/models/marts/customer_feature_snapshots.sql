@@ -2,14 +2,14 @@
     feature: customer_features is its latest snapshot, churn training uses the earlier ones.
     A snapshot only sees orders and events strictly before its cutoff_at. -#}
 {%- set categories = product_categories() %}
--- depends_on: {{ ref('stg_shop__products') }} (categories are read when the model runs)
+-- depends_on: {{ ref('int_products') }} (categories are read when the model runs)
 
 with snapshots as (
     select * from {{ ref('int_as_of_dates') }}
 ),
 
 customers as (
-    select * from {{ ref('stg_shop__customers') }}
+    select * from {{ ref('int_customers') }}
 ),
 
 orders as (

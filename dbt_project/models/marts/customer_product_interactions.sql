@@ -9,7 +9,10 @@ events as (
     select * from {{ ref('stg_shop__web_events') }}
     where customer_id is not null
       and product_id is not null
-      and event_type in ('product_view', 'add_to_cart')
+      and event_type in (
+          select event_types.event_type from {{ ref('event_types') }} as event_types
+          where event_types.is_product_interaction
+      )
 ),
 
 holdout as (

@@ -1,5 +1,5 @@
 with customers as (
-    select * from {{ ref('stg_shop__customers') }}
+    select * from {{ ref('int_customers') }}
 ),
 
 orders as (

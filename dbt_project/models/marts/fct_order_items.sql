@@ -5,15 +5,15 @@
     tags=['daily'],
 ) }}
 with items as (
-    select * from {{ ref('stg_shop__order_items') }}
+    select * from {{ ref('int_order_items') }}
 ),
 
 orders as (
-    select * from {{ ref('stg_shop__orders') }}
+    select * from {{ ref('int_orders') }}
 ),
 
 products as (
-    select * from {{ ref('stg_shop__products') }}
+    select * from {{ ref('int_products') }}
 ),
 
 joined as (
@@ -27,8 +27,8 @@ joined as (
         orders.is_cancelled,
         orders.is_returned,
         orders.is_refund,
-        orders.status in ('completed', 'returned') as is_purchase,
-        orders.status in ('completed', 'refund') as is_revenue,
+        orders.is_purchase,
+        orders.is_revenue,
         items.product_id,
         products.category,
         products.brand,

@@ -5,11 +5,11 @@
     tags=['daily'],
 ) }}
 with orders as (
-    select * from {{ ref('stg_shop__orders') }}
+    select * from {{ ref('int_orders') }}
 ),
 
 items as (
-    select * from {{ ref('stg_shop__order_items') }}
+    select * from {{ ref('int_order_items') }}
 ),
 
 order_totals as (
@@ -36,9 +36,8 @@ final as (
         orders.is_cancelled,
         orders.is_returned,
         orders.is_refund,
-        -- a purchase counts as an order; revenue is completed orders net of refunds
-        orders.status in ('completed', 'returned') as is_purchase,
-        orders.status in ('completed', 'refund') as is_revenue,
+        orders.is_purchase,
+        orders.is_revenue,
         coalesce(order_totals.n_lines, 0) as n_lines,
         coalesce(order_totals.n_units, 0) as n_units,
         coalesce(order_totals.gross_amount, 0) as gross_amount,

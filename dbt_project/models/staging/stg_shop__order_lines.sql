@@ -54,6 +54,5 @@ select
         as unit_price,
     discount_amount,
     coalesce(amount + discount_amount, quantity * unit_price) as gross_amount,
-    coalesce(amount, quantity * unit_price - discount_amount) as net_amount,
-    status = 'refund' as is_refund
+    coalesce(amount, quantity * unit_price - discount_amount) as net_amount
 from derived
