@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from ml import churn, recommend, segmentation
+from ml import churn, recommend, recommenders, segmentation
 from ml.metrics import ndcg_at_k, ranking_metrics, recall_at_k
 from ml.registry import gate_decision, promote, promoted_model, require_promoted_model, save_model
 
@@ -245,7 +245,7 @@ def _interactions() -> pd.DataFrame:
 
 
 def test_item_knn_recommends_co_bought_item_and_falls_back_to_popularity():
-    model = recommend.ItemKNNRecommender(filter_already_bought=True).fit(_interactions())
+    model = recommenders.ItemKNNRecommender(filter_already_bought=True).fit(_interactions())
     recs = model.recommend(["cust_new", "stranger"], n=3)
     new = recs[recs["customer_id"] == "cust_new"]
     assert new.iloc[0]["product_id"] == "B" and new.iloc[0]["model"] == recommend.ITEM_KNN

@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml import recommend
+from ml import recommend, recommenders
 from ml.metrics import catalogue_coverage
 
 COLUMNS = ["customer_id", "product_id", "purchases", "add_to_carts", "views"]
-LEARNED = [recommend.ITEM_KNN, recommend.EASE, recommend.ALS]
+LEARNED = [recommenders.ITEM_KNN, recommenders.EASE, recommenders.ALS]
 
 
 def _structured(n_customers: int = 400, seed: int = 0) -> pd.DataFrame:
@@ -55,7 +55,7 @@ def structured() -> pd.DataFrame:
 
 @pytest.mark.parametrize("name", LEARNED)
 def test_learned_models_recommend_the_co_bought_partner_first(structured, name):
-    model = recommend.build_recommender(name, filter_already_bought=True).fit(structured)
+    model = recommenders.build_recommender(name, filter_already_bought=True).fit(structured)
     recs = model.recommend(["half_a0", "half_b3"], n=5)
     for customer, partner in [("half_a0", "B0"), ("half_b3", "A3")]:
         first = _first(recs, customer)
@@ -64,33 +64,35 @@ def test_learned_models_recommend_the_co_bought_partner_first(structured, name):
 
 
 def test_ease_ignores_the_customers_own_product_even_without_filtering(structured):
-    recs = recommend.build_recommender(recommend.EASE).fit(structured).recommend(["half_a0"], 3)
+    recs = (
+        recommenders.build_recommender(recommenders.EASE).fit(structured).recommend(["half_a0"], 3)
+    )
     assert recs.iloc[0]["product_id"] == "B0"  # zero diagonal: A0 does not recommend itself
 
 
 def test_repeat_ranks_own_purchases_by_count_then_popularity(structured):
-    model = recommend.build_recommender(recommend.REPEAT).fit(structured)
+    model = recommenders.build_recommender(recommenders.REPEAT).fit(structured)
     recs = model.recommend(["c0003", "half_a0"], n=6)
     c3 = recs[recs["customer_id"] == "c0003"]
     bought = structured[(structured["customer_id"] == "c0003") & (structured["purchases"] > 0)]
     assert c3.iloc[0]["product_id"] == "S3"  # bought 3-5 times; S0 (and maybe P) once
-    own = c3[c3["model"] == recommend.REPEAT]
+    own = c3[c3["model"] == recommenders.REPEAT]
     assert set(own["product_id"]) == set(bought["product_id"])
     assert own["score"].is_monotonic_decreasing
-    fallback = c3[c3["model"] == recommend.POPULARITY]
+    fallback = c3[c3["model"] == recommenders.POPULARITY]
     assert (fallback["score"] == 0).all() and fallback["rank"].min() == len(own) + 1
     assert list(recs[recs["customer_id"] == "half_a0"]["product_id"].iloc[:2]) == ["A0", "P"]
 
 
 def test_popularity_is_the_same_list_for_everyone(structured):
-    model = recommend.build_recommender(recommend.POPULARITY).fit(structured)
+    model = recommenders.build_recommender(recommenders.POPULARITY).fit(structured)
     recs = model.recommend(["c0000", "c0003", "half_a0", "stranger"], n=4)
     lists = recs.groupby("customer_id")["product_id"].agg(tuple)
     assert lists.nunique() == 1 and lists.iloc[0][0] == "P"
-    assert set(recs["model"]) == {recommend.POPULARITY}
+    assert set(recs["model"]) == {recommenders.POPULARITY}
 
 
-@pytest.mark.parametrize("name", list(recommend.CANDIDATES))
+@pytest.mark.parametrize("name", list(recommenders.CANDIDATES))
 def test_filter_already_bought_removes_bought_products(structured, name):
     customers = ["c0000", "c0003", "c0006", "half_a0", "half_b3"]
     bought = set(
@@ -98,11 +100,11 @@ def test_filter_already_bought_removes_bought_products(structured, name):
             index=False, name=None
         )
     )
-    kept = recommend.build_recommender(name).fit(structured).recommend(customers, 8)
-    filtered = recommend.build_recommender(name, True).fit(structured).recommend(customers, 8)
+    kept = recommenders.build_recommender(name).fit(structured).recommend(customers, 8)
+    filtered = recommenders.build_recommender(name, True).fit(structured).recommend(customers, 8)
     pairs = set(filtered[["customer_id", "product_id"]].itertuples(index=False, name=None))
     assert not pairs & bought
-    if name != recommend.POPULARITY:  # popularity's top 8 need not hold what these bought
+    if name != recommenders.POPULARITY:  # popularity's top 8 need not hold what these bought
         assert set(kept[["customer_id", "product_id"]].itertuples(index=False, name=None)) & bought
     for frame in (kept, filtered):
         assert (frame.groupby("customer_id").size() == 8).all()
@@ -110,32 +112,32 @@ def test_filter_already_bought_removes_bought_products(structured, name):
         assert ranks == [list(range(1, 9))] * len(customers)
 
 
-@pytest.mark.parametrize("name", list(recommend.CANDIDATES))
+@pytest.mark.parametrize("name", list(recommenders.CANDIDATES))
 def test_cold_start_customers_get_popularity(structured, name):
-    model = recommend.build_recommender(name).fit(structured)
+    model = recommenders.build_recommender(name).fit(structured)
     recs = model.recommend(["stranger", "c0000", "another"], n=3)
     assert list(recs.columns) == ["customer_id", "rank", "product_id", "score", "model"]
     for customer in ("stranger", "another"):
         cold = recs[recs["customer_id"] == customer]
         assert list(cold["rank"]) == [1, 2, 3]
-        assert set(cold["model"]) == {recommend.POPULARITY}
+        assert set(cold["model"]) == {recommenders.POPULARITY}
         assert list(cold["product_id"]) == list(model.popularity_.index[:3])
         assert cold.iloc[0]["product_id"] == "P"
-    assert set(recs[recs["customer_id"] == "c0000"]["model"]) <= {name, recommend.POPULARITY}
+    assert set(recs[recs["customer_id"] == "c0000"]["model"]) <= {name, recommenders.POPULARITY}
 
 
-@pytest.mark.parametrize("name", list(recommend.CANDIDATES))
+@pytest.mark.parametrize("name", list(recommenders.CANDIDATES))
 def test_same_input_gives_same_recommendations(structured, name):
     customers = [f"c{c:04d}" for c in range(0, 400, 7)] + ["half_a0", "stranger"]
-    first = recommend.build_recommender(name).fit(structured).recommend(customers, 6)
+    first = recommenders.build_recommender(name).fit(structured).recommend(customers, 6)
     shuffled = structured.sample(frac=1.0, random_state=1)
-    second = recommend.build_recommender(name).fit(shuffled).recommend(customers, 6)
+    second = recommenders.build_recommender(name).fit(shuffled).recommend(customers, 6)
     pd.testing.assert_frame_equal(first, second)
 
 
-@pytest.mark.parametrize("name", list(recommend.CANDIDATES))
+@pytest.mark.parametrize("name", list(recommenders.CANDIDATES))
 def test_a_saved_model_recommends_the_same(structured, name, tmp_path):
-    model = recommend.build_recommender(name).fit(structured)
+    model = recommenders.build_recommender(name).fit(structured)
     joblib.dump(model, tmp_path / "model.joblib")
     loaded = joblib.load(tmp_path / "model.joblib")
     customers = ["c0000", "c0003", "half_a0", "stranger"]
@@ -143,16 +145,16 @@ def test_a_saved_model_recommends_the_same(structured, name, tmp_path):
 
 
 def test_ease_refuses_a_huge_catalogue(structured):
-    with pytest.raises(recommend.CatalogueTooLargeError, match="max_products"):
-        recommend.EASERecommender(max_products=10).fit(structured)
+    with pytest.raises(recommenders.CatalogueTooLargeError, match="max_products"):
+        recommenders.EASERecommender(max_products=10).fit(structured)
 
 
 def test_build_recommender_knows_every_candidate():
-    for name, cls in recommend.CANDIDATES.items():
-        model = recommend.build_recommender(name, filter_already_bought=True)
+    for name, cls in recommenders.CANDIDATES.items():
+        model = recommenders.build_recommender(name, filter_already_bought=True)
         assert type(model) is cls and model.name == name and model.filter_already_bought
     with pytest.raises(ValueError, match="Unknown recommender"):
-        recommend.build_recommender("deep_learning")
+        recommenders.build_recommender("deep_learning")
 
 
 # --- evaluation and selection ------------------------------------------------------------------
@@ -204,7 +206,7 @@ def test_evaluate_candidates_uses_only_pre_holdout_history(holdout_table, evalua
     assert "newcomer" not in truth and "LEAK" not in set(train["product_id"])
     buyers = holdout_table.loc[holdout_table["purchases_in_holdout"] > 0, "customer_id"]
     assert len(truth) == buyers.nunique() - 1  # all holdout buyers but the newcomer
-    assert set(evaluation) == set(recommend.CANDIDATES)
+    assert set(evaluation) == set(recommenders.CANDIDATES)
     for name, result in evaluation.items():
         assert set(result) == {
             "recall_at_5",
@@ -218,11 +220,11 @@ def test_evaluate_candidates_uses_only_pre_holdout_history(holdout_table, evalua
         assert result["fit_seconds"] >= 0
     # LEAK, the most bought product over the full history, must not leak into the evaluation:
     # popularity fitted on the full history would put it first for everyone.
-    model = recommend.build_recommender(recommend.POPULARITY).fit(holdout_table)
+    model = recommenders.build_recommender(recommenders.POPULARITY).fit(holdout_table)
     assert model.popularity_.index[0] == "LEAK"
-    train_model = recommend.build_recommender(recommend.POPULARITY).fit(train)
+    train_model = recommenders.build_recommender(recommenders.POPULARITY).fit(train)
     metrics = recommend.evaluate_fitted(train_model, truth, 5, train["product_id"].nunique())
-    assert metrics["ndcg_at_5"] == pytest.approx(evaluation[recommend.POPULARITY]["ndcg_at_5"])
+    assert metrics["ndcg_at_5"] == pytest.approx(evaluation[recommenders.POPULARITY]["ndcg_at_5"])
 
 
 def test_evaluate_candidates_hands_back_the_models_it_evaluated(holdout_table, evaluation):
@@ -238,8 +240,8 @@ def test_evaluate_candidates_hands_back_the_models_it_evaluated(holdout_table, e
 
 
 def test_learned_models_beat_popularity_and_one_is_selected(evaluation):
-    popularity = evaluation[recommend.POPULARITY]["ndcg_at_5"]
-    for name in [recommend.REPEAT, *LEARNED]:
+    popularity = evaluation[recommenders.POPULARITY]["ndcg_at_5"]
+    for name in [recommenders.REPEAT, *LEARNED]:
         assert evaluation[name]["ndcg_at_5"] > popularity, (name, evaluation)
     assert recommend.select_candidate(evaluation, k=5) in LEARNED
 
@@ -247,7 +249,7 @@ def test_learned_models_beat_popularity_and_one_is_selected(evaluation):
 def test_coverage_is_the_share_of_training_products_recommended(holdout_table, evaluation):
     train, _ = recommend.holdout_split(holdout_table)
     n_products = train["product_id"].nunique()
-    assert evaluation[recommend.POPULARITY]["coverage"] == pytest.approx(5 / n_products)
+    assert evaluation[recommenders.POPULARITY]["coverage"] == pytest.approx(5 / n_products)
     recs = pd.DataFrame({"customer_id": [1, 1, 2, 2], "product_id": ["a", "b", "a", "c"]})
     assert catalogue_coverage(recs, 10) == pytest.approx(0.3)
     assert catalogue_coverage(recs.iloc[:0], 10) == 0.0
@@ -275,27 +277,31 @@ def test_popularity_is_selected_when_there_is_nothing_else_to_learn():
     # With independent draws the popularity order is the best possible ranking; over 8 seeds
     # popularity beat the best other candidate (EASE) by 0.015-0.03 NDCG@5.
     evaluation = recommend.evaluate_candidates(_popularity_only(), k=5)
-    assert recommend.select_candidate(evaluation, k=5) == recommend.POPULARITY
+    assert recommend.select_candidate(evaluation, k=5) == recommenders.POPULARITY
 
 
 def test_select_candidate_prefers_the_simpler_model_on_a_tie():
     evaluation = {
-        recommend.ALS: {"ndcg_at_10": 0.5},
-        recommend.EASE: {"ndcg_at_10": 0.5},
-        recommend.ITEM_KNN: {"ndcg_at_10": 0.5},
-        recommend.POPULARITY: {"ndcg_at_10": 0.2},
-        recommend.REPEAT: {"ndcg_at_10": float("nan")},
+        recommenders.ALS: {"ndcg_at_10": 0.5},
+        recommenders.EASE: {"ndcg_at_10": 0.5},
+        recommenders.ITEM_KNN: {"ndcg_at_10": 0.5},
+        recommenders.POPULARITY: {"ndcg_at_10": 0.2},
+        recommenders.REPEAT: {"ndcg_at_10": float("nan")},
     }
-    assert recommend.select_candidate(evaluation, k=10) == recommend.ITEM_KNN
-    evaluation[recommend.ALS]["ndcg_at_10"] = 0.51
-    assert recommend.select_candidate(evaluation, k=10) == recommend.ALS
+    assert recommend.select_candidate(evaluation, k=10) == recommenders.ITEM_KNN
+    evaluation[recommenders.ALS]["ndcg_at_10"] = 0.51
+    assert recommend.select_candidate(evaluation, k=10) == recommenders.ALS
     with pytest.raises(ValueError):
-        recommend.select_candidate({recommend.REPEAT: {"ndcg_at_10": float("nan")}}, k=10)
+        recommend.select_candidate({recommenders.REPEAT: {"ndcg_at_10": float("nan")}}, k=10)
 
 
-def test_evaluate_recommender_is_item_knn_beside_popularity(holdout_table, evaluation):
-    result = recommend.evaluate_recommender(holdout_table, k=5)
-    assert set(result) == {recommend.ITEM_KNN, recommend.POPULARITY}
+def test_evaluating_given_candidates_matches_evaluating_them_by_name(holdout_table, evaluation):
+    candidates = {
+        recommenders.ITEM_KNN: recommenders.ItemKNNRecommender(),
+        recommenders.POPULARITY: recommenders.PopularityRecommender(),
+    }
+    result = recommend.evaluate_candidates(holdout_table, 5, candidates=candidates)
+    assert set(result) == {recommenders.ITEM_KNN, recommenders.POPULARITY}
     for name in result:
         assert result[name]["ndcg_at_5"] == pytest.approx(evaluation[name]["ndcg_at_5"])
 
@@ -326,9 +332,9 @@ def test_every_candidate_fits_and_recommends_30k_customers_in_time():
     data = _random_interactions(30_000, 800, 600_000)
     customers = data["customer_id"].unique()
     seconds = {}
-    for name in recommend.CANDIDATES:
+    for name in recommenders.CANDIDATES:
         started = time.perf_counter()
-        model = recommend.build_recommender(name).fit(data)
+        model = recommenders.build_recommender(name).fit(data)
         fitted = time.perf_counter()
         recs = model.recommend(customers, 10)
         seconds[name] = (fitted - started, time.perf_counter() - fitted)
