@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 MANIFEST := dbt_project/target/manifest.json
 # Files and folders (a folder changes when a model is added or removed).
-DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/dbt_project.yml dbt_project/profiles.yml 2>/dev/null)
+DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/dbt_project.yml dbt_project/profiles.yml 2>/dev/null)
 
 # The deployment config: `make run CONFIG=configs/online_retail_ii.yml` (default: the synthetic shop).
 CONFIG ?= configs/synthetic.yml
@@ -29,7 +29,8 @@ $(MANIFEST): $(INSTALLED) $(DBT_SOURCES)
 run: setup
 	$(BIN)/python -m orchestration.cli run $(if $(DAYS),--days $(DAYS))
 
-test: setup browser
+# CI runs only `make test`, so it lints first.
+test: setup browser lint
 	$(BIN)/python -m pytest
 
 # The UI test drives Debian's chromium (Playwright's own browser download is not used).
@@ -46,9 +47,15 @@ ui: setup
 benchmark: setup
 	$(BIN)/python -m orchestration.benchmark
 
-lint: $(INSTALLED)
+# Python (ruff), SQL (sqlfluff with the dbt templater, config .sqlfluff) and the dbt project's
+# conventions (dbt-score on the manifest, config dbt_project/pyproject.toml: every model and seed
+# documented, every model tested, stg_ / int_ names by layer). sqlfluff compiles against an
+# in-memory DuckDB, so lint never opens the warehouse.
+lint: $(INSTALLED) $(MANIFEST)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	DUCKDB_PATH=:memory: $(BIN)/sqlfluff lint dbt_project/models dbt_project/macros --processes 2
+	cd dbt_project && ../$(BIN)/dbt-score lint --manifest target/manifest.json
 
 format: $(INSTALLED)
 	$(BIN)/ruff check --fix .

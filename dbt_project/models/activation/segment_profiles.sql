@@ -23,9 +23,17 @@ items as (
 ),
 
 customer_segment as (
-    select customer_id, 'behavioural' as segment_type, segment from segments
+    select
+        customer_id,
+        'behavioural' as segment_type,
+        segment
+    from segments
     union all
-    select customer_id, 'rfm' as segment_type, rfm_segment as segment from segments
+    select
+        customer_id,
+        'rfm' as segment_type,
+        rfm_segment as segment
+    from segments
 ),
 
 per_customer as (
@@ -57,7 +65,7 @@ top_categories as (
     select
         segment_type,
         segment,
-        array_to_string(list(category order by revenue desc, category)[1:3], ', ')
+        array_to_string(list(category order by revenue desc, category asc)[1:3], ', ')
             as top_categories
     from category_revenue
     where revenue > 0
@@ -87,5 +95,5 @@ select
 from profiles
 left join top_categories
     on profiles.segment_type = top_categories.segment_type
-    and profiles.segment = top_categories.segment
-order by profiles.segment_type, profiles.customers desc
+        and profiles.segment = top_categories.segment
+order by profiles.segment_type asc, profiles.customers desc

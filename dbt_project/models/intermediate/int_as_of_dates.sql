@@ -32,11 +32,11 @@ bounds as (
 
 snapshots as (
     select
-        cast(k as integer) as snapshot_index,
-        cast(latest_as_of - cast(k * {{ horizon }} as integer) as date) as as_of_date,
-        data_last_day
+        cast(t.k as integer) as snapshot_index,
+        cast(bounds.latest_as_of - cast(t.k * {{ horizon }} as integer) as date) as as_of_date,
+        bounds.data_last_day
     from bounds
-    cross join range(0, {{ var('feature_snapshots') | int }}) as t(k)
+    cross join range(0, {{ var('feature_snapshots') | int }}) as t (k)
 )
 
 select

@@ -23,7 +23,7 @@ eligible as (
     from snapshots
     inner join as_of_dates on snapshots.as_of_date = as_of_dates.as_of_date
     where snapshots.frequency > 0
-      and snapshots.as_of_date + as_of_dates.horizon_days <= as_of_dates.data_last_day
+        and snapshots.as_of_date + as_of_dates.horizon_days <= as_of_dates.data_last_day
 ),
 
 final as (
@@ -39,8 +39,8 @@ final as (
     from eligible
     left join orders
         on orders.customer_id = eligible.customer_id
-        and orders.order_date > eligible.as_of_date
-        and orders.order_date <= eligible.horizon_end_date
+            and orders.order_date > eligible.as_of_date
+            and orders.order_date <= eligible.horizon_end_date
     group by all
 )
 

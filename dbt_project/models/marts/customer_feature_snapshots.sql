@@ -73,7 +73,7 @@ item_stats as (
         count(distinct i.category) as distinct_categories,
         avg(i.unit_price) as avg_unit_price,
         coalesce(sum(i.net_amount) filter (where i.is_revenue), 0) as item_revenue
-        {%- for category in categories %},
+    {%- for category in categories %},
         coalesce(sum(i.net_amount) filter (
             where i.is_revenue and i.category = '{{ category.name | replace("'", "''") }}'
         ), 0) as spend_{{ category.slug }}
@@ -97,8 +97,10 @@ activity_stats as (
         cast(sum(a.searches) filter (where a.activity_date > s.as_of_date - 90) as bigint) as searches_90d,
         cast(sum(a.add_to_carts) filter (where a.activity_date > s.as_of_date - 30) as bigint) as add_to_carts_30d,
         cast(sum(a.add_to_carts) filter (where a.activity_date > s.as_of_date - 90) as bigint) as add_to_carts_90d,
-        cast(sum(a.purchase_sessions) filter (where a.activity_date > s.as_of_date - 30) as bigint) as purchase_sessions_30d,
-        cast(sum(a.purchase_sessions) filter (where a.activity_date > s.as_of_date - 90) as bigint) as purchase_sessions_90d
+        cast(sum(a.purchase_sessions) filter (where a.activity_date > s.as_of_date - 30) as bigint)
+            as purchase_sessions_30d,
+        cast(sum(a.purchase_sessions) filter (where a.activity_date > s.as_of_date - 90) as bigint)
+            as purchase_sessions_90d
     from customer_snapshots as s
     inner join activity as a
         on a.customer_id = s.customer_id and a.activity_date <= s.as_of_date
@@ -119,7 +121,7 @@ final as (
         cast(coalesce(o.monetary, 0) as double) as monetary,
         o.monetary / nullif(o.completed_orders, 0) as avg_order_value,
         case when o.frequency > 1
-            then date_diff('day', o.first_order_at, o.last_order_at) / (o.frequency - 1.0)
+                then date_diff('day', o.first_order_at, o.last_order_at) / (o.frequency - 1.0)
         end as mean_days_between_orders,
         coalesce(o.orders_90d, 0) as orders_90d,
         coalesce(o.orders_365d, 0) as orders_365d,
@@ -142,7 +144,7 @@ final as (
         coalesce(act.add_to_carts_90d, 0) as add_to_carts_90d,
         coalesce(act.purchase_sessions_30d / nullif(act.sessions_30d, 0), 0) as conversion_rate_30d,
         coalesce(act.purchase_sessions_90d / nullif(act.sessions_90d, 0), 0) as conversion_rate_90d
-        {%- for category in categories %},
+    {%- for category in categories %},
         coalesce(i.spend_{{ category.slug }} / nullif(i.item_revenue, 0), 0)
             as spend_share_{{ category.slug }}
         {%- endfor %}

@@ -8,11 +8,11 @@ with items as (
 events as (
     select * from {{ ref('stg_shop__web_events') }}
     where customer_id is not null
-      and product_id is not null
-      and event_type in (
-          select event_types.event_type from {{ ref('event_types') }} as event_types
-          where event_types.is_product_interaction
-      )
+        and product_id is not null
+        and event_type in (
+            select event_types.event_type from {{ ref('event_types') }} as event_types
+            where event_types.is_product_interaction
+        )
 ),
 
 holdout as (
@@ -76,7 +76,7 @@ final as (
     from purchases
     full outer join browsing
         on purchases.customer_id = browsing.customer_id
-        and purchases.product_id = browsing.product_id
+            and purchases.product_id = browsing.product_id
     cross join holdout
 )
 

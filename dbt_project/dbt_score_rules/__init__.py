@@ -1,0 +1,1 @@
+"""The project's own dbt-score rules (loaded from the namespace dbt_score_rules; see pyproject.toml here)."""
