@@ -1,6 +1,5 @@
-"""SQL quoting of table and column names (the loader's own copy: landing imports nothing from
-the orchestration layer).
-"""
+"""SQL quoting of table and column names: the one allow-list for names that reach SQL (the
+loader and the orchestration's warehouse helpers both use it)."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ import duckdb
 
 from landing.config import CANONICAL_COLUMNS
 from landing.sql import identifier
+from landing.vocabulary import event_types, order_statuses
 
 QUARANTINE_TABLE = "quarantine"
 LOAD_LOG_TABLE = "load_log"
@@ -50,7 +51,7 @@ def _one_of(column: str, values: tuple[str, ...]) -> Rule:
     )
 
 
-ORDER_STATUSES = ("completed", "cancelled", "returned", "refund")
+ORDER_STATUSES = order_statuses()  # the dbt seed order_statuses.csv
 
 TABLES: dict[str, TableSpec] = {
     "order_lines": TableSpec(
@@ -94,9 +95,7 @@ TABLES: dict[str, TableSpec] = {
             _missing("session_id"),
             _missing("event_at"),
             _missing("event_type"),
-            _one_of(
-                "event_type", ("page_view", "search", "product_view", "add_to_cart", "purchase")
-            ),
+            _one_of("event_type", event_types()),  # the dbt seed event_types.csv
         ),
     ),
 }

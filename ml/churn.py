@@ -17,8 +17,9 @@ population median, would lower that customer's churn probability the most.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,9 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+from ml.base import Chart, CustomerModel, ScoreResult, TrainResult, day
+from ml.churn_reasons import explain
 
 # Columns that identify a row or its snapshot rather than describe the customer.
 NON_FEATURES = {
@@ -52,7 +56,6 @@ BASELINES = (RECENCY_BASELINE, RFM_BASELINE)
 RFM_FEATURES = ("recency_days", "frequency", "monetary")
 
 RISK_TIERS = (("high", 0.6), ("medium", 0.3), ("low", 0.0))  # tier if probability >= bound
-N_REASONS = 3
 EXPLAINED_FEATURES = 10  # reasons are drawn from the most important features
 
 
@@ -264,32 +267,6 @@ def train_churn_model(labelled: pd.DataFrame) -> ChurnTrainingResult:
     )
 
 
-def explain(model: ChurnModel, frame: pd.DataFrame, n_reasons: int = N_REASONS) -> pd.DataFrame:
-    """Each customer's top reasons: for each explained feature, how much the churn probability
-    would fall if that feature took the population median; the largest falls, as text such as
-    `recency_days = 143 (+0.21)`. Customers with fewer risk-raising features get fewer reasons."""
-    base = model.predict_proba(frame)
-    contributions = np.zeros((len(frame), len(model.explained)))
-    for j, feature in enumerate(model.explained):
-        typical = frame.assign(**{feature: model.reference[feature]})
-        contributions[:, j] = base - model.predict_proba(typical)
-    order = np.argsort(-contributions, axis=1, kind="stable")[:, :n_reasons]
-    reasons = {}
-    for k in range(n_reasons):
-        texts = []
-        for row, j in enumerate(order[:, k] if len(model.explained) > k else []):
-            delta = contributions[row, j]
-            feature = model.explained[j]
-            value = frame[feature].iloc[row]
-            texts.append(
-                f"{feature} = {value:.4g} ({delta:+.2f})"
-                if delta > 0.005 and pd.notna(value)
-                else None
-            )
-        reasons[f"reason_{k + 1}"] = texts or [None] * len(frame)
-    return pd.DataFrame(reasons, index=frame.index)
-
-
 def score_churn(model: ChurnModel, current: pd.DataFrame) -> pd.DataFrame:
     """Churn probability, risk tier and top reasons for customers with at least one order."""
     buyers = current[current["frequency"] > 0].reset_index(drop=True)
@@ -309,3 +286,100 @@ def score_churn(model: ChurnModel, current: pd.DataFrame) -> pd.DataFrame:
         ],
         axis=1,
     )
+
+
+class ChurnRiskModel(CustomerModel):
+    """Churn risk as a platform model (see ml/base.py): `train_churn_model`'s backtest, the
+    latest fold as the gate's holdout, and scores with reasons for every buyer."""
+
+    name = "churn"
+    train_inputs = ("churn_training_set",)
+    score_inputs = ("customer_features",)
+
+    def skip_reason(self, readiness: Mapping[str, Any]) -> str | None:
+        cutoffs, classes = int(readiness["labelled_cutoffs"]), int(readiness["churn_outcomes"])
+        if cutoffs < 2 or classes < 2:
+            return (
+                f"{cutoffs} labelled cutoff(s) with {classes} outcome(s): churn needs two cutoffs "
+                "(train and held out) with both churners and stayers; provide a history longer "
+                "than two churn horizons (models.churn_horizon_days in the config)"
+            )
+        return None
+
+    def train(self, frames: Mapping[str, pd.DataFrame], current: Any | None) -> TrainResult:
+        labelled = frames["churn_training_set"]
+        result = train_churn_model(labelled)
+        holdout_rows = labelled[labelled["as_of_date"] == labelled["as_of_date"].max()]
+        current_metrics, details = None, {}
+        if current is not None:
+            previous: ChurnModel = current["evaluation_model"]
+            if set(previous.features) <= set(holdout_rows.columns):
+                current_metrics = classification_metrics(
+                    holdout_rows["churned"].astype(int).to_numpy(),
+                    previous.predict_proba(holdout_rows),
+                )
+            else:
+                details["current_model"] = "needs features that no longer exist: not compared"
+        holdout, models = result.holdout, [MODEL, *BASELINES]
+        curves = {"y_true": holdout["churned"], "scores": {m: holdout[m] for m in models}}
+        return TrainResult(
+            model={"model": result.model, "evaluation_model": result.evaluation_model},
+            metric="roc_auc",
+            higher_is_better=True,
+            metrics=result.metrics,  # the chosen model first
+            baselines=[name for name in BASELINES if name != result.chosen],
+            current_metrics=current_metrics,
+            train_window=(result.train_cutoffs[0], result.train_cutoffs[-1]),
+            holdout_window=(result.holdout_cutoff, day(holdout_rows["horizon_end_date"].max())),
+            version_metadata={
+                "features": result.model.features,
+                "explained": result.model.explained,
+            },
+            details={
+                **details,
+                "chosen_model": result.chosen,
+                "selection": "highest ROC AUC on the holdout fold (gradient boosting on a tie)",
+                "backtest_folds": int(result.backtest["cutoff"].nunique()),
+                "train_rows": result.train_rows,
+                "holdout_rows": result.holdout_rows,
+                "holdout_churn_rate": round(result.churn_rate_holdout, 4),
+                "feature_importance": dict(list(result.importance.items())[:15]),
+            },
+            tables={"backtest": result.backtest.set_index(["cutoff", "model"])},
+            charts={
+                "lift_chart": Chart("lift", "Churn lift, holdout", curves, "lift.png"),
+                "calibration_chart": Chart(
+                    "calibration", "Churn calibration, holdout", curves, "calibration.png"
+                ),
+                "metrics_chart": Chart(
+                    "metrics",
+                    "Churn, holdout fold",
+                    {
+                        "metrics": {
+                            m: {k: v for k, v in values.items() if k != "lift_top_decile"}
+                            for m, values in result.metrics.items()
+                        }
+                    },
+                    "metrics.png",
+                ),
+            },
+        )
+
+    def score(self, saved: dict, frames: Mapping[str, pd.DataFrame]) -> ScoreResult:
+        scores = score_churn(saved["model"], frames["customer_features"])
+        tiers = scores["risk_tier"].value_counts()
+        return ScoreResult(
+            scores,
+            details={
+                "mean_churn_probability": round(float(scores["churn_probability"].mean()), 4),
+                "risk_tiers": {k: int(v) for k, v in tiers.items()},
+            },
+            charts={
+                "risk_tier_chart": Chart(
+                    "bar",
+                    "Customers per churn risk tier",
+                    {"values": tiers, "xlabel": "customers"},
+                    "risk_tiers.png",
+                )
+            },
+        )

@@ -12,12 +12,14 @@ undiscounted.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
+from ml.base import Chart, CustomerModel, ScoreResult, TrainResult, day
 from ml.btyd import BetaGeoModel, GammaGammaModel
 from ml.btyd._inputs import ArrayLike, _as_array, _broadcast
 
@@ -235,3 +237,119 @@ def value_metrics(
         "orders_mae": float(np.mean(np.abs(pred_orders - true_orders))),
         "revenue_mae": float(np.mean(np.abs(pred_revenue - true_revenue))),
     }
+
+
+class CustomerValue(CustomerModel):
+    """Customer value as a platform model (see ml/base.py).
+
+    Evaluated as of the latest labelled cutoff against the orders and revenue customers really
+    placed in the following horizon, beside "each customer repeats their historical rate"; the
+    version that scores is refitted on the latest features and predicts `horizon_days` ahead.
+    """
+
+    name = "customer_value"
+    train_inputs = ("value_holdout_set", "customer_features")
+    score_inputs = ("customer_features",)
+
+    def __init__(
+        self, horizon_days: int = 365, min_repeat_buyers: int = 20, first_day: str | None = None
+    ) -> None:
+        self.horizon_days = horizon_days
+        self.min_repeat_buyers = min_repeat_buyers
+        self.first_day = first_day
+
+    def skip_reason(self, readiness: Mapping[str, Any]) -> str | None:
+        repeaters = int(readiness["repeat_buyers_at_holdout"])
+        if repeaters < self.min_repeat_buyers:
+            return (
+                f"{repeaters} repeat buyer(s) at the latest labelled cutoff: lifetime value needs "
+                f"at least {self.min_repeat_buyers} and a history longer than one churn horizon"
+            )
+        return None
+
+    def train(self, frames: Mapping[str, pd.DataFrame], current: Any | None) -> TrainResult:
+        holdout = frames["value_holdout_set"]
+        horizon = int(holdout["horizon_days"].iloc[0])
+        summary = summary_from_features(holdout)
+        actual = holdout.set_index("customer_id").loc[summary["customer_id"]]
+        evaluation_model = CustomerValueModel(horizon_days=horizon).fit(summary)
+        predictions = {
+            "BG/NBD + Gamma-Gamma": evaluation_model.predict(summary, horizon),
+            "historical rate": naive_rate_baseline(summary, horizon),
+        }
+        if current is not None:
+            predictions["current model"] = current["evaluation_model"].predict(summary, horizon)
+        metrics = {
+            name: value_metrics(
+                frame["expected_orders"].to_numpy(),
+                frame["expected_revenue"].to_numpy(),
+                actual["orders_in_horizon"].to_numpy(),
+                actual["revenue_in_horizon"].to_numpy(),
+            )
+            for name, frame in predictions.items()
+        }
+        current_metrics = metrics.pop("current model", None)
+        predictions.pop("current model", None)
+        final = CustomerValueModel(horizon_days=self.horizon_days).fit(
+            summary_from_features(frames["customer_features"])
+        )
+        cutoff = day(holdout["as_of_date"].iloc[0])
+        params = {
+            k: round(float(v), 4)
+            for k, v in {**final.bgnbd_.params_, **final.gamma_gamma_.params_}.items()
+        }
+        return TrainResult(
+            model={"model": final, "evaluation_model": evaluation_model},
+            metric="revenue_mae",
+            higher_is_better=False,
+            metrics=metrics,
+            baselines=["historical rate"],
+            current_metrics=current_metrics,
+            train_window=(self.first_day or cutoff, cutoff),
+            holdout_window=(cutoff, day(pd.Timestamp(cutoff) + pd.Timedelta(days=horizon))),
+            version_metadata={"parameters": params},
+            details={
+                "parameters": params,
+                "holdout_customers": len(summary),
+                "scoring_horizon_days": self.horizon_days,
+            },
+            charts={
+                "revenue_chart": Chart(
+                    "predicted_vs_actual",
+                    f"Revenue per customer in the {horizon} days after {cutoff}",
+                    {
+                        "predicted": {n: p["expected_revenue"] for n, p in predictions.items()},
+                        "actual": actual["revenue_in_horizon"].reset_index(drop=True),
+                        "unit": "revenue",
+                    },
+                    "predicted_vs_actual_revenue.png",
+                )
+            },
+        )
+
+    def score(self, saved: dict, frames: Mapping[str, pd.DataFrame]) -> ScoreResult:
+        features = frames["customer_features"]
+        summary = summary_from_features(features)
+        predicted = saved["model"].predict(summary, self.horizon_days)
+        as_of = pd.Timestamp(features["as_of_date"].iloc[0])
+        # An infinite expected wait (too little history to expect another order) has no date.
+        days = predicted["expected_days_to_next_order"].to_numpy(dtype=float)
+        waiting = pd.to_timedelta(np.where(np.isfinite(days), np.ceil(days), np.nan), unit="D")
+        scores = pd.DataFrame(
+            {
+                "customer_id": summary["customer_id"].to_numpy(),
+                "p_alive": predicted["p_alive"].to_numpy(),
+                "expected_orders": predicted["expected_orders"].to_numpy(),
+                "expected_revenue": predicted["expected_revenue"].to_numpy(),
+                "expected_next_order_date": (as_of + waiting).date,
+                "horizon_days": self.horizon_days,
+                "as_of_date": as_of.date(),
+            }
+        )
+        return ScoreResult(
+            scores,
+            details={
+                "expected_revenue_total": round(float(scores["expected_revenue"].sum()), 2),
+                "mean_p_alive": round(float(scores["p_alive"].mean()), 4),
+            },
+        )

@@ -5,7 +5,7 @@ import dagster as dg
 import orchestration.lib.dagster_patches  # noqa: F401  (a waiting step must sleep, not spin)
 from orchestration.defs.exports import exports
 from orchestration.defs.ingestion import raw_assets, reconciliation_checks
-from orchestration.defs.models import model_assets, model_checks
+from orchestration.defs.models import model_assets
 from orchestration.defs.quality import suite_checks
 from orchestration.defs.resources import resources
 from orchestration.defs.schedules import daily_refresh, landing_files_sensor, refresh_all_job
@@ -24,7 +24,7 @@ defs = dg.Definitions(
         dbt_activation_models,
         exports,
     ],
-    asset_checks=[*reconciliation_checks, *suite_checks, *model_checks],
+    asset_checks=[*reconciliation_checks, *suite_checks],
     jobs=[refresh_all_job],
     schedules=[daily_refresh],
     sensors=[landing_files_sensor],

@@ -43,41 +43,9 @@ RAW_SCHEMA = "raw"
 SCORES_SCHEMA = "scores"
 SOURCE_TABLES = tuple(CANONICAL_COLUMNS)  # raw tables; each exists, empty if not configured
 
-# Scored tables written by Python assets (customer_360 is a dbt model in the same schema).
-SEGMENTS_TABLE = "customer_segments"
-CHURN_TABLE = "churn_scores"
-RECOMMENDATIONS_TABLE = "recommendations"
-VALUE_TABLE = "customer_value"
-MODEL_RUNS_TABLE = "model_runs"  # every training run and its promotion decision
-# dbt models in the same schema, built after the scores.
-CUSTOMER_360_TABLE = "customer_360"
-SEGMENT_PROFILES_TABLE = "segment_profiles"
-SCORED_TABLES = (
-    SEGMENTS_TABLE,
-    CHURN_TABLE,
-    RECOMMENDATIONS_TABLE,
-    VALUE_TABLE,
-    CUSTOMER_360_TABLE,
-    SEGMENT_PROFILES_TABLE,
-)
-# Their columns when a model is skipped (not enough data): the table exists, empty, same contract.
-SKIPPED_SCORE_COLUMNS = {
-    SEGMENTS_TABLE: "customer_id varchar, segment varchar, cluster_id bigint, "
-    "rfm_recency bigint, rfm_frequency bigint, rfm_monetary bigint, rfm_segment varchar, "
-    "as_of_date date",
-    CHURN_TABLE: "customer_id varchar, churn_probability double, risk_tier varchar, "
-    "recency_days bigint, as_of_date date, reason_1 varchar, reason_2 varchar, reason_3 varchar",
-    RECOMMENDATIONS_TABLE: "customer_id varchar, rank bigint, product_id varchar, score double, "
-    "model varchar",
-    VALUE_TABLE: "customer_id varchar, p_alive double, expected_orders double, "
-    "expected_revenue double, expected_next_order_date date, horizon_days bigint, "
-    "as_of_date date",
-}
+MODEL_RUNS_TABLE = "model_runs"  # every training run and its promotion decision (history)
+# The scored tables and their columns are declared in dbt: see orchestration/lib/scores.py.
 
 REFRESH_JOB = "refresh_all"
 REFRESH_CRON = os.environ.get("REFRESH_CRON", "0 5 * * *")  # daily, 05:00
 REFRESH_TIMEZONE = os.environ.get("REFRESH_TIMEZONE", "UTC")
-
-N_RECOMMENDATIONS = CONFIG.models.n_recommendations
-CLV_HORIZON_DAYS = CONFIG.models.clv_horizon_days
-RECOMMEND_ALREADY_BOUGHT = CONFIG.models.recommend_already_bought

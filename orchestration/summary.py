@@ -7,10 +7,11 @@ from collections import defaultdict
 import pandas as pd
 from dagster import DagsterInstance
 
-from orchestration.defs.models import MODELS, model_asset_key
+from orchestration.defs.models import MODELS
+from orchestration.lib.model_assets import model_asset_key
 from orchestration.lib.model_runs import latest_model_run
 from orchestration.lib.warehouse import WarehouseLockedError, connect
-from orchestration.settings import DUCKDB_PATH, EXPORT_DIR, SCORES_SCHEMA, SEGMENTS_TABLE
+from orchestration.settings import DUCKDB_PATH, EXPORT_DIR, SCORES_SCHEMA
 
 SCHEMAS = ("raw", "marts", SCORES_SCHEMA)
 
@@ -40,7 +41,7 @@ def _metadata_value(metadata: dict, key: str) -> object:
 def print_model_runs(instance: DagsterInstance, conn: object, run_id: str) -> None:
     """Each model's holdout metric beside its baselines and the model in use, and the gate."""
     print("\nModels on held-out data, beside their baselines (scores.model_runs; charts in the UI)")
-    for name in MODELS:
+    for name in (entry.model.name for entry in MODELS):
         event = instance.get_latest_materialization_event(model_asset_key(name))
         if event is None or event.run_id != run_id:
             print(f"  {name}: not trained in this run")
@@ -111,10 +112,10 @@ def print_summary(instance: DagsterInstance, run_id: str, wall_seconds: float) -
             )
             for table, reason, count in quarantined[:10]:
                 print(f"  {table:<12} {count:>8,}  {reason}")
-        if (SCORES_SCHEMA, SEGMENTS_TABLE) in tables:
+        if (SCORES_SCHEMA, "customer_segments") in tables:
             print("\nSegment sizes")
             for segment, count in conn.execute(
-                f"select segment, count(*) from {SCORES_SCHEMA}.{SEGMENTS_TABLE} group by 1 order by 2 desc"
+                f"select segment, count(*) from {SCORES_SCHEMA}.customer_segments group by 1 order by 2 desc"
             ).fetchall():
                 print(f"  {segment:<22} {count:>8,}")
 

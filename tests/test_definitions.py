@@ -4,8 +4,9 @@ import dagster as dg
 import yaml
 
 from orchestration.definitions import defs
+from orchestration.defs.exports import EXPORTED_TABLES
 from orchestration.instance import INSTANCE_YAML
-from orchestration.settings import DUCKDB_POOL, REFRESH_JOB, SCORED_TABLES, SOURCE_TABLES
+from orchestration.settings import DUCKDB_POOL, REFRESH_JOB, SOURCE_TABLES
 
 
 def test_definitions_load():
@@ -15,9 +16,12 @@ def test_definitions_load():
 def test_asset_graph_has_every_layer():
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     expected = {f"raw/{table}" for table in SOURCE_TABLES}
-    expected |= {f"scores/{table}" for table in SCORED_TABLES}
+    expected |= {f"scores/{table}" for table in EXPORTED_TABLES}
     expected |= {
-        "staging/stg_shop__orders",
+        "staging/stg_shop__order_lines",
+        "intermediate/int_orders",
+        "ml_inputs/churn_training_set",
+        "ml_inputs/model_readiness",
         "marts/dim_customers",
         "marts/fct_orders",
         "marts/fct_order_items",
@@ -26,6 +30,7 @@ def test_asset_graph_has_every_layer():
         "models/customer_segmentation",
         "models/churn",
         "models/recommender",
+        "models/customer_value",
         "scores/exports",
     }
     assert expected <= keys, expected - keys

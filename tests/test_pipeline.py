@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 from dagster import AssetKey
 
-from orchestration.settings import EXPORT_DIR, SCORED_TABLES
+from orchestration.defs.exports import EXPORTED_TABLES
+from orchestration.settings import EXPORT_DIR
 
 
 def test_run_succeeds_with_every_step(pipeline_run):
@@ -111,7 +112,7 @@ def test_no_personal_data_past_staging(warehouse):
     assert emails  # the raw layer really had addresses to leak
 
 
-@pytest.mark.parametrize("table", SCORED_TABLES)
+@pytest.mark.parametrize("table", EXPORTED_TABLES)
 def test_exports_match_tables(warehouse, table):
     expected = warehouse.execute(f"select count(*) from scores.{table}").fetchone()[0]
     assert len(pd.read_parquet(EXPORT_DIR / f"{table}.parquet")) == expected

@@ -3,8 +3,13 @@ for marketers' spreadsheets and CRM uploads."""
 
 import dagster as dg
 
+from orchestration.defs.transform import dbt_project
+from orchestration.lib.scores import exported_tables
 from orchestration.lib.warehouse import WarehouseResource, export_table
-from orchestration.settings import DUCKDB_POOL, EXPORT_DIR, SCORED_TABLES, SCORES_SCHEMA
+from orchestration.settings import DUCKDB_POOL, EXPORT_DIR, SCORES_SCHEMA
+
+# The scored tables declared in dbt (source `scores`) and the dbt models built in `scores`.
+EXPORTED_TABLES = exported_tables(dbt_project.manifest_path)
 
 EXPORT_FORMATS = ("parquet", "csv")
 
@@ -12,7 +17,7 @@ EXPORT_FORMATS = ("parquet", "csv")
 @dg.asset(
     key=[SCORES_SCHEMA, "exports"],
     group_name=SCORES_SCHEMA,
-    deps=[dg.AssetKey([SCORES_SCHEMA, table]) for table in SCORED_TABLES],
+    deps=[dg.AssetKey([SCORES_SCHEMA, table]) for table in EXPORTED_TABLES],
     pool=DUCKDB_POOL,
     kinds={"parquet", "csv"},
     description=(
@@ -25,7 +30,7 @@ def exports(context: dg.AssetExecutionContext, duckdb: WarehouseResource) -> dg.
     with duckdb.get_connection() as conn:
         written = [
             str(export_table(conn, SCORES_SCHEMA, table, EXPORT_DIR / f"{table}.{extension}"))
-            for table in SCORED_TABLES
+            for table in EXPORTED_TABLES
             for extension in EXPORT_FORMATS
         ]
     return dg.MaterializeResult(metadata={"files": dg.MetadataValue.json(written)})

@@ -15,6 +15,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.calibration import calibration_curve  # noqa: E402
 
+from ml.base import Chart  # noqa: E402
+
 
 def figure_metadata(fig: plt.Figure, path: Path) -> dg.MetadataValue:
     """Save `fig` to `path` and return it as an inline image for the Dagster UI."""
@@ -108,3 +110,21 @@ def predicted_vs_actual(
     ax.set_title(title)
     ax.legend(loc="upper left", markerscale=4)
     return figure_metadata(fig, path)
+
+
+def render(chart: Chart, folder: Path) -> dg.MetadataValue:
+    """Draw a model's chart (ml.base.Chart: its kind and data) into `folder`."""
+    data, path = chart.data, folder / chart.file
+    if chart.kind == "bar":
+        return bar_chart(data["values"], chart.title, data["xlabel"], path)
+    if chart.kind == "metrics":
+        return metric_comparison(data["metrics"], chart.title, path)
+    if chart.kind == "lift":
+        return lift_curve(data["y_true"], data["scores"], chart.title, path)
+    if chart.kind == "calibration":
+        return calibration_plot(data["y_true"], data["scores"], chart.title, path)
+    if chart.kind == "predicted_vs_actual":
+        return predicted_vs_actual(
+            data["predicted"], data["actual"], chart.title, data["unit"], path
+        )
+    raise ValueError(f"{chart.file}: no drawing for chart kind {chart.kind!r}")

@@ -13,7 +13,8 @@ import duckdb
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+from landing.sql import identifier
+
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
 LOCK_WAIT_SECONDS = 5.0
 
@@ -83,27 +84,6 @@ class WarehouseResource(DuckDBResource):
             conn.close()
 
 
-def identifier(name: str) -> str:
-    """Return `name` quoted for SQL after checking it is a plain identifier (never user SQL)."""
-    if not _IDENTIFIER.match(name):
-        raise ValueError(f"Not a valid table or column name: {name!r}")
-    return f'"{name}"'
-
-
-def replace_table(
-    conn: duckdb.DuckDBPyConnection, schema: str, table: str, frame: pd.DataFrame
-) -> int:
-    """Atomically replace schema.table with the rows of `frame`; return the row count."""
-    target = f"{identifier(schema)}.{identifier(table)}"
-    conn.execute(f"create schema if not exists {identifier(schema)}")
-    conn.register("_frame_to_write", frame)
-    try:
-        conn.execute(f"create or replace table {target} as select * from _frame_to_write")
-    finally:
-        conn.unregister("_frame_to_write")
-    return len(frame)
-
-
 def table_columns(
     conn: duckdb.DuckDBPyConnection, schema: str, table: str
 ) -> list[tuple[str, str]]:
@@ -129,15 +109,12 @@ def table_metadata(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> 
     }
 
 
-def read_table(
-    conn: duckdb.DuckDBPyConnection, schema: str, table: str, order_by: tuple[str, ...]
-) -> pd.DataFrame:
-    """A whole warehouse table as a pandas frame, in a stable row order (models trained on the
-    same rows in a different order can differ, e.g. k-means initialisation)."""
-    order = ", ".join(identifier(column) for column in order_by)
-    return conn.execute(
-        f"select * from {identifier(schema)}.{identifier(table)} order by {order}"
-    ).df()
+def read_asset(conn: duckdb.DuckDBPyConnection, key: dg.AssetKey) -> pd.DataFrame:
+    """The warehouse table of an asset (key `<schema>/<table>`) as a pandas frame, in a stable
+    row order (models trained on the same rows in a different order can differ, e.g. k-means
+    initialisation)."""
+    schema, table = key.path
+    return conn.execute(f"select * from {identifier(schema)}.{identifier(table)} order by all").df()
 
 
 # A text cell starting with one of these is run as a formula by spreadsheet programs (CSV

@@ -1,0 +1,22 @@
+{#- Churn's training and backtest rows: every labelled feature snapshot with its outcome. -#}
+with snapshots as (
+    select * from {{ ref('customer_feature_snapshots') }}
+),
+
+labels as (
+    select * from {{ ref('churn_labels') }}
+),
+
+final as (
+    select
+        snapshots.*,
+        labels.horizon_end_date,
+        labels.churned
+    from snapshots
+    inner join labels
+        on
+            snapshots.customer_id = labels.customer_id
+            and snapshots.as_of_date = labels.as_of_date
+)
+
+select * from final

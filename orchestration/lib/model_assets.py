@@ -1,0 +1,267 @@
+"""Build a model's Dagster assets from its ml/ definition: a training asset with a blocking
+`promotion_gate` check, and a scoring asset that writes its scored table.
+
+The training asset reads the model's input tables, lets the model train and evaluate itself
+(ml.base.CustomerModel), saves the version, promotes it only if the gate lets it, appends the run
+to `scores.model_runs` (history for people and the summary, never read back to decide), and
+reports the decision through its own check. A failed check stops the scoring asset in the same
+run, so the scored table keeps the last good version's rows.
+"""
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from ml.base import CustomerModel, ScoreResult, TrainResult
+from ml.registry import ModelVersion, promote, promoted_model, require_promoted_model, save_model
+from orchestration.lib.model_runs import record_model_run
+from orchestration.lib.plots import render
+from orchestration.lib.scores import write_scores
+from orchestration.lib.warehouse import WarehouseResource, read_asset, table_metadata
+from orchestration.settings import DUCKDB_POOL, MODEL_DIR, REPORT_DIR, SCORES_SCHEMA
+
+GATE_CHECK = "promotion_gate"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model of the platform and how it appears in Dagster."""
+
+    model: CustomerModel
+    scores_table: str  # the table in `scores` its scoring asset writes (declared in dbt)
+    kinds: frozenset[str]
+    train_description: str
+    score_description: str
+
+
+def model_asset_key(name: str) -> dg.AssetKey:
+    return dg.AssetKey(["models", name])
+
+
+def _as_metadata(details: Mapping[str, Any]) -> dict[str, Any]:
+    """Plain values as they are; floats rounded; mappings and lists as JSON."""
+    converted: dict[str, Any] = {}
+    for key, value in details.items():
+        if isinstance(value, float):
+            converted[key] = dg.MetadataValue.float(round(value, 4))
+        elif isinstance(value, Mapping | list | tuple):
+            converted[key] = dg.MetadataValue.json(value)
+        else:
+            converted[key] = value
+    return converted
+
+
+def _presented(
+    name: str, details: Mapping[str, Any], tables: Mapping[str, pd.DataFrame], charts: Mapping
+) -> dict[str, Any]:
+    """A model's details, tables (Markdown) and charts (drawn into its report folder)."""
+    folder = REPORT_DIR / name
+    return {
+        **_as_metadata(details),
+        **{key: dg.MetadataValue.md(table.round(4).to_markdown()) for key, table in tables.items()},
+        **{key: render(chart, folder) for key, chart in charts.items()},
+    }
+
+
+def _gate_result(passed: bool, description: str, **metadata: Any) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        check_name=GATE_CHECK,
+        passed=passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=description,
+        metadata=_as_metadata(metadata),
+    )
+
+
+def _finish_training(
+    context: dg.AssetExecutionContext,
+    conn: Any,
+    name: str,
+    result: TrainResult,
+    current: ModelVersion | None,
+    started: float,
+) -> dg.MaterializeResult:
+    """Save the version, promote it if the gate lets it, record the run, report the gate."""
+    decision = result.gate()
+    version = save_model(
+        MODEL_DIR,
+        name,
+        result.model,
+        {
+            "metric": result.metric,
+            "metrics": result.metrics,
+            "train_window": result.train_window,
+            "holdout_window": result.holdout_window,
+            "promoted": decision.promoted,
+            "gate_reason": decision.reason,
+            **result.version_metadata,
+        },
+    )
+    if decision.promoted:
+        promote(version)
+        context.log.info(f"Promoted {name} {version.version}: {decision.reason}")
+    else:
+        context.log.warning(f"Not promoted {name} {version.version}: {decision.reason}")
+    seconds = time.perf_counter() - started
+    all_metrics = dict(result.metrics)
+    if result.current_metrics:
+        all_metrics["current model"] = result.current_metrics
+    best = result.best_baseline()
+    record_model_run(
+        conn,
+        {
+            "dagster_run_id": context.run_id,
+            "model": name,
+            "version": version.version,
+            "trained_at": datetime.now(UTC).replace(tzinfo=None),
+            "train_start": result.train_window[0],
+            "train_end": result.train_window[1],
+            "holdout_start": result.holdout_window[0],
+            "holdout_end": result.holdout_window[1],
+            "metric": result.metric,
+            "higher_is_better": result.higher_is_better,
+            "value": result.value,
+            "best_baseline": best[0] if best else None,
+            "best_baseline_value": best[1] if best else None,
+            "current_version": current.version if current else None,
+            "current_value": result.current_value,
+            "promoted": decision.promoted,
+            "gate_reason": decision.reason,
+            "train_seconds": seconds,
+            "metrics": all_metrics,
+        },
+    )
+    gate = _gate_result(
+        decision.promoted,
+        decision.reason,
+        version=version.version,
+        metric=result.metric,
+        value=result.value,
+        best_baseline=f"{best[0]} ({best[1]:.4f})" if best else "none (a baseline was chosen)",
+        current_version=current.version if current else "none",
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "holdout_metric": result.metric,
+            "holdout_value": dg.MetadataValue.float(round(result.value, 4)),
+            "baseline": best[0] if best else "none",
+            "baseline_value": dg.MetadataValue.float(round(best[1], 4)) if best else "none",
+            "beats_baselines": result.beats_baselines(),
+            "current_value": dg.MetadataValue.float(round(result.current_value, 4))
+            if result.current_value is not None
+            else "no model in use yet",
+            "promoted": decision.promoted,
+            "gate_reason": decision.reason,
+            "holdout_metrics": dg.MetadataValue.md(
+                pd.DataFrame(all_metrics).T.round(4).to_markdown()
+            ),
+            "train_window": " to ".join(result.train_window),
+            "holdout_window": " to ".join(result.holdout_window),
+            "train_seconds": round(seconds, 1),
+            "model_version": version.version,
+            "model_path": str(version.path),
+            **_presented(name, result.details, result.tables, result.charts),
+        },
+        check_results=[gate],
+    )
+
+
+def _read_frames(conn: Any, keys: Mapping[str, dg.AssetKey]) -> dict[str, pd.DataFrame]:
+    return {name: read_asset(conn, key) for name, key in keys.items()}
+
+
+def build_model_assets(
+    entry: ModelEntry,
+    key_for: Callable[[str], dg.AssetKey],
+    readiness: dg.AssetKey,
+    contract: Mapping[str, list[tuple[str, str]]],
+) -> list[dg.AssetsDefinition]:
+    """The training asset (with its gate) and the scoring asset of one model.
+
+    `key_for` maps an input name (a dbt model) to its asset key; `readiness` is the asset with
+    the counts behind skip reasons; `contract` the declared columns of each scored table."""
+    model, name = entry.model, entry.model.name
+    train_keys = {input_name: key_for(input_name) for input_name in model.train_inputs}
+    score_keys = {input_name: key_for(input_name) for input_name in model.score_inputs}
+    key = model_asset_key(name)
+    columns = contract[entry.scores_table]
+
+    def skip_reason(conn: Any) -> str | None:
+        return model.skip_reason(read_asset(conn, readiness).iloc[0].to_dict())
+
+    @dg.asset(
+        key=key,
+        group_name="models",
+        deps=[readiness, *train_keys.values()],
+        pool=DUCKDB_POOL,
+        kinds=set(entry.kinds),
+        description=entry.train_description,
+        check_specs=[
+            dg.AssetCheckSpec(
+                GATE_CHECK,
+                asset=key,
+                blocking=True,
+                description=(
+                    "Passes when this run's version beat every baseline and was not worse than "
+                    "the model in use, on the same holdout, and was promoted; a failure keeps the "
+                    "last good model and stops its scoring in this run."
+                ),
+            )
+        ],
+    )
+    def _train(
+        context: dg.AssetExecutionContext, duckdb: WarehouseResource
+    ) -> dg.MaterializeResult:
+        started = time.perf_counter()
+        with duckdb.get_connection() as conn:
+            if reason := skip_reason(conn):
+                context.log.warning(f"Skipped: {reason}")
+                return dg.MaterializeResult(
+                    metadata={"skipped": reason},
+                    check_results=[_gate_result(True, f"not trained: {reason}")],
+                )
+            frames = _read_frames(conn, train_keys)
+        current = promoted_model(MODEL_DIR, name)
+        result = model.train(frames, current.load() if current else None)
+        with duckdb.get_connection() as conn:
+            return _finish_training(context, conn, name, result, current, started)
+
+    @dg.asset(
+        key=[SCORES_SCHEMA, entry.scores_table],
+        group_name=SCORES_SCHEMA,
+        deps=[key, readiness, *score_keys.values()],
+        pool=DUCKDB_POOL,
+        kinds={"duckdb"},
+        description=entry.score_description,
+    )
+    def _score(
+        context: dg.AssetExecutionContext, duckdb: WarehouseResource
+    ) -> dg.MaterializeResult:
+        with duckdb.get_connection() as conn:
+            if reason := skip_reason(conn):
+                # The table exists, empty, with its declared columns: downstream still builds.
+                write_scores(conn, entry.scores_table, None, columns)
+                context.log.warning(f"Skipped: {reason}")
+                metadata = table_metadata(conn, SCORES_SCHEMA, entry.scores_table)
+                return dg.MaterializeResult(metadata={**metadata, "skipped": reason})
+            version = require_promoted_model(MODEL_DIR, name)
+            scored: ScoreResult = model.score(version.load(), _read_frames(conn, score_keys))
+            frame = scored.scores.assign(
+                model_version=version.version, scored_at=datetime.now(UTC).replace(tzinfo=None)
+            )
+            write_scores(conn, entry.scores_table, frame, columns)
+            metadata = table_metadata(conn, SCORES_SCHEMA, entry.scores_table)
+        return dg.MaterializeResult(
+            metadata={
+                **metadata,
+                "model_version": version.version,
+                **_presented(name, scored.details, {}, scored.charts),
+            }
+        )
+
+    return [_train, _score]

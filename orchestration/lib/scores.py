@@ -1,0 +1,72 @@
+"""The scored tables' contract, as declared once in dbt (the `scores` source in
+dbt_project/models/activation/_scores__sources.yml), and the one way to write a scored table."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from orchestration.lib.warehouse import identifier
+from orchestration.settings import SCORES_SCHEMA
+
+Columns = list[tuple[str, str]]  # (name, SQL type), in table order
+
+
+def scored_table_contract(manifest_path: Path) -> dict[str, Columns]:
+    """Each table of the dbt source `scores` with its declared columns and types."""
+    manifest = json.loads(Path(manifest_path).read_text())
+    contract = {}
+    for source in manifest["sources"].values():
+        if source["source_name"] != SCORES_SCHEMA:
+            continue
+        columns = [(c["name"], c.get("data_type")) for c in source["columns"].values()]
+        untyped = [name for name, dtype in columns if not dtype]
+        if not columns or untyped:
+            raise ValueError(
+                f"{source['original_file_path']}: source {SCORES_SCHEMA}.{source['name']} must "
+                f"declare every column with a data_type (missing for {untyped or 'all columns'})"
+            )
+        contract[source["name"]] = columns
+    return contract
+
+
+def exported_tables(manifest_path: Path) -> list[str]:
+    """The tables users read: the declared scored tables and the dbt models in `scores`."""
+    manifest = json.loads(Path(manifest_path).read_text())
+    models = sorted(
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["schema"] == SCORES_SCHEMA
+    )
+    return [*scored_table_contract(manifest_path), *models]
+
+
+def write_scores(
+    conn: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame | None, columns: Sequence
+) -> None:
+    """Replace scores.`table` with `frame` in one statement, with exactly the declared columns,
+    cast to their declared types (a missing or extra column is an error); None = empty table."""
+    target = f"{identifier(SCORES_SCHEMA)}.{identifier(table)}"
+    conn.execute(f"create schema if not exists {identifier(SCORES_SCHEMA)}")
+    if frame is None:
+        definition = ", ".join(f"{identifier(name)} {dtype}" for name, dtype in columns)
+        conn.execute(f"create or replace table {target} ({definition})")
+        return
+    declared = [name for name, _ in columns]
+    if sorted(frame.columns) != sorted(declared):
+        raise ValueError(
+            f"scores.{table}: the model wrote columns {sorted(frame.columns)}, the contract "
+            f"(dbt source scores.{table}) declares {sorted(declared)}"
+        )
+    select = ", ".join(
+        f"cast({identifier(name)} as {dtype}) as {identifier(name)}" for name, dtype in columns
+    )
+    conn.register("_scores_to_write", frame)
+    try:
+        conn.execute(f"create or replace table {target} as select {select} from _scores_to_write")
+    finally:
+        conn.unregister("_scores_to_write")
