@@ -16,9 +16,9 @@ from pathlib import Path
 
 import yaml
 
+from orchestration.settings import REPO_ROOT
 from simulator import ShopConfig
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 LAST_DAY = ShopConfig().end_date.isoformat()
 
 REFRESH_TARGET_SECONDS = 90.0

@@ -18,53 +18,39 @@ from datetime import date
 from typing import TextIO
 
 from landing import ConfigError
-
-try:  # the settings load the config: a bad one is a clear message, not a stack trace
-    from orchestration.instance import PID_TAG, ensure_instance, recover_interrupted_runs
-    from orchestration.lib.warehouse import WarehouseLockedError, connect
-    from orchestration.settings import (
-        CONFIG,
-        CONFIG_PATH,
-        DAGSTER_HOME,
-        DUCKDB_PATH,
-        LANDING_DIR,
-        REFRESH_JOB,
-        REPO_ROOT,
-        STATE_DIR,
-        TRUTH_DIR,
-    )
-except ConfigError as config_error:
-    print(config_error, file=sys.stderr)
-    sys.exit(2)
+from orchestration.instance import PID_TAG, ensure_instance, recover_interrupted_runs
+from orchestration.lib.warehouse import WarehouseLockedError, connect
+from orchestration.settings import REFRESH_JOB, REPO_ROOT, Settings, get_settings
 
 
-def ensure_landing_data(customers: int | None = None) -> bool:
+def ensure_landing_data(settings: Settings, customers: int | None = None) -> bool:
     """Generate the synthetic shop if the config asks for it and its files are missing; False
     (with the reason printed) when a configured source has no file."""
-    missing = [table for table in CONFIG.sources if not CONFIG.source_files(table)]
+    config = settings.config
+    missing = [table for table in config.sources if not config.source_files(table)]
     if not missing:
-        print(f"Landing data: {', '.join(CONFIG.sources)} found (config {CONFIG_PATH})")
+        print(f"Landing data: {', '.join(config.sources)} found (config {settings.config_path})")
         return True
-    if CONFIG.synthetic is None:
+    if config.synthetic is None:
         for table in missing:
             print(
-                f"sources.{table}.path in {CONFIG_PATH}: no file matches "
-                f"{CONFIG.resolve(CONFIG.sources[table].path)}",
+                f"sources.{table}.path in {settings.config_path}: no file matches "
+                f"{config.resolve(config.sources[table].path)}",
                 file=sys.stderr,
             )
         return False
     from simulator import ShopConfig, generate
 
-    settings = CONFIG.synthetic
-    config = ShopConfig(
-        customers=customers or settings.customers, products=settings.products, seed=settings.seed
+    synthetic = config.synthetic
+    shop = ShopConfig(
+        customers=customers or synthetic.customers, products=synthetic.products, seed=synthetic.seed
     )
     print(
-        f"Landing data missing in {LANDING_DIR}: generating the synthetic shop "
-        f"({config.customers:,} customers)"
+        f"Landing data missing in {settings.landing_dir}: generating the synthetic shop "
+        f"({shop.customers:,} customers)"
     )
     started = time.perf_counter()
-    generate(config, LANDING_DIR, TRUTH_DIR, progress=True)
+    generate(shop, settings.landing_dir, settings.truth_dir, progress=True)
     print(f"Generated in {time.perf_counter() - started:.1f} s")
     return True
 
@@ -113,40 +99,44 @@ def run(customers: int | None = None, days: str | None = None) -> int:
     """Materialize every asset through Dagster against the persistent instance, then summarize.
     `days` ("2026-10-31" or "2026-10-01..2026-10-31") reloads only those days' partitions."""
     wall = time.perf_counter()
-    ensure_instance()
-    DUCKDB_PATH.parent.mkdir(parents=True, exist_ok=True)
+    settings = get_settings()
+    ensure_instance(settings.dagster_home)
+    settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        connect(DUCKDB_PATH).close()
+        connect(settings.duckdb_path).close()
     except WarehouseLockedError as error:
         print(f"Cannot refresh: {error}", file=sys.stderr)
         return 2
-    if not ensure_landing_data(customers):
+    if not ensure_landing_data(settings, customers):
         return 2
 
     print("Loading Dagster definitions ...", flush=True)
     from dagster import DagsterInstance
 
     from orchestration.definitions import defs
-    from orchestration.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
+    from orchestration.defs.partitions import RANGE_END_TAG, RANGE_START_TAG, daily_partitions
     from orchestration.defs.schedules import all_days_tags, days_tags
     from orchestration.summary import print_summary
 
-    job = defs.resolve_job_def(REFRESH_JOB)
+    job = defs().resolve_job_def(REFRESH_JOB)
+    calendar = daily_partitions(settings.config)
     if days:
         first, _, last = days.partition("..")
-        partitions = days_tags(date.fromisoformat(first), date.fromisoformat(last or first))
+        partitions = days_tags(
+            calendar, date.fromisoformat(first), date.fromisoformat(last or first)
+        )
     else:
-        partitions = all_days_tags()
+        partitions = all_days_tags(calendar)
     instance = DagsterInstance.get()
     for recovered in recover_interrupted_runs(instance):
         print(f"Cleaned up interrupted run {recovered}: marked failed, its warehouse slot freed")
     run_id = str(uuid.uuid4())
     steps = len(job.graph.nodes)  # one step per asset op and per separately defined check
-    log_path = STATE_DIR / "logs" / f"run-{run_id}.log"
+    log_path = settings.state_dir / "logs" / f"run-{run_id}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     print(
         f"Refreshing days {partitions[RANGE_START_TAG]}..{partitions[RANGE_END_TAG]} and every "
-        f"asset downstream: run {run_id} in the instance at {DAGSTER_HOME}",
+        f"asset downstream: run {run_id} in the instance at {settings.dagster_home}",
         flush=True,
     )
     print(f"Full log: {log_path}", flush=True)
@@ -172,9 +162,11 @@ def run(customers: int | None = None, days: str | None = None) -> int:
 
 def ui(host: str, port: int) -> None:
     """Replace this process with `dagster dev` (webserver and daemon) for the same instance."""
-    ensure_instance()
+    settings = get_settings()
+    ensure_instance(settings.dagster_home)
     print(
-        f"Dagster UI: http://{host}:{port}  (instance {DAGSTER_HOME}, warehouse {DUCKDB_PATH})",
+        f"Dagster UI: http://{host}:{port}  (instance {settings.dagster_home}, "
+        f"warehouse {settings.duckdb_path})",
         flush=True,
     )
     bin_dir = os.path.dirname(sys.executable)
@@ -209,6 +201,11 @@ def main(argv: list[str] | None = None) -> int:
     ui_parser.add_argument("--host", default="127.0.0.1")
     ui_parser.add_argument("--port", type=int, default=3000)
     args = parser.parse_args(argv)
+    try:  # a bad config is a clear message naming the file and the key, not a stack trace
+        get_settings()
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
     handlers: dict[str, Callable[[], int | None]] = {
         "run": lambda: run(args.customers, args.days),
         "ui": lambda: ui(args.host, args.port),

@@ -1,35 +1,47 @@
-"""The platform's Dagster definitions: everything is built in orchestration/defs/."""
+"""The platform's Dagster definitions, built from the deployment's settings when Dagster loads
+the code location (`@dg.definitions`); everything is built in orchestration/defs/."""
 
 import dagster as dg
 
-import orchestration.lib.dagster_patches  # noqa: F401  (a waiting step must sleep, not spin)
 from orchestration.defs.exports import exports
-from orchestration.defs.ingestion import raw_assets, reconciliation_checks
-from orchestration.defs.models import model_assets
-from orchestration.defs.quality import suite_checks
-from orchestration.defs.resources import resources
-from orchestration.defs.schedules import daily_refresh, landing_files_sensor, refresh_all_job
+from orchestration.defs.ingestion import build_ingestion
+from orchestration.defs.models import build_models
+from orchestration.defs.partitions import daily_partitions
+from orchestration.defs.quality import build_suite_checks
+from orchestration.defs.resources import build_resources
+from orchestration.defs.schedules import build_refresh
 from orchestration.defs.transform import (
     dbt_activation_models,
     dbt_daily_models,
     dbt_feature_models,
 )
+from orchestration.lib import dagster_patches
+from orchestration.settings import get_settings
 
-defs = dg.Definitions(
-    assets=[
-        *raw_assets,
-        dbt_daily_models,
-        dbt_feature_models,
-        *model_assets,
-        dbt_activation_models,
-        exports,
-    ],
-    asset_checks=[*reconciliation_checks, *suite_checks],
-    jobs=[refresh_all_job],
-    schedules=[daily_refresh],
-    sensors=[landing_files_sensor],
-    resources=resources,
-    # Every job (the refresh, a UI selection, the CLI) runs its steps one after another in one
-    # process: DuckDB has a single writer, and each extra process would pay seconds of start-up.
-    executor=dg.in_process_executor,
-)
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    settings = get_settings()
+    dagster_patches.apply()  # a step waiting for the duckdb pool must sleep, not spin
+    partitions = daily_partitions(settings.config)
+    raw_assets, reconciliation_checks = build_ingestion(settings, partitions)
+    refresh_job, daily_refresh, landing_files = build_refresh(settings, partitions)
+    return dg.Definitions(
+        assets=[
+            *raw_assets,
+            dbt_daily_models,
+            dbt_feature_models,
+            *build_models(settings.config),
+            dbt_activation_models,
+            exports,
+        ],
+        asset_checks=[*reconciliation_checks, *build_suite_checks(settings.config)],
+        jobs=[refresh_job],
+        schedules=[daily_refresh],
+        sensors=[landing_files],
+        resources=build_resources(settings),
+        # Every job (the refresh, a UI selection, the CLI) runs its steps one after another in
+        # one process: DuckDB has a single writer, and each extra process would pay seconds of
+        # start-up.
+        executor=dg.in_process_executor,
+    )

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from dagster import DagsterInstance
 
-from orchestration.settings import DAGSTER_HOME, DUCKDB_POOL
+from orchestration.settings import DUCKDB_POOL, get_settings
 
 INSTANCE_YAML = f"""# Written by orchestration/instance.py; edit there.
 # One slot per pool: every step that opens the DuckDB file claims the "{DUCKDB_POOL}" pool, so runs
@@ -27,8 +27,10 @@ run_monitoring:
 """
 
 
-def ensure_instance(home: Path = DAGSTER_HOME) -> Path:
-    """Create DAGSTER_HOME with the platform's dagster.yaml and point the environment at it."""
+def ensure_instance(home: Path | None = None) -> Path:
+    """Create DAGSTER_HOME (default: the deployment's) with the platform's dagster.yaml and point
+    the environment at it."""
+    home = home or get_settings().dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists() or config.read_text() != INSTANCE_YAML:

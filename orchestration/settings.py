@@ -1,37 +1,22 @@
 """Every path, schema and name the platform uses, defined once.
 
-Everything deployment-specific comes from the config file named by SHOP_CONFIG (default
-configs/synthetic.yml), so Dagster, dbt and the tests agree. DUCKDB_PATH is written to the
-environment as an absolute path because dbt's profile (dbt_project/profiles.yml) reads it.
+Fixed names are constants here. Everything deployment-specific comes from the config file named
+by SHOP_CONFIG (default configs/synthetic.yml) and is read when first asked for:
+`get_settings()` returns the deployment's `Settings` (read once per process), so Dagster, dbt
+and the tests agree. Importing this module reads nothing and changes nothing.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
-from landing import CANONICAL_COLUMNS, load_config
+from landing import CANONICAL_COLUMNS, Config, load_config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "synthetic.yml"
-
-# The deployment: sources, model settings, where data lives (`make run CONFIG=...` sets SHOP_CONFIG).
-CONFIG_PATH = Path(os.environ.get("SHOP_CONFIG") or DEFAULT_CONFIG).expanduser().resolve()
-CONFIG = load_config(CONFIG_PATH)
-
-DATA_DIR = CONFIG.resolve(CONFIG.data_dir)
-DUCKDB_PATH = DATA_DIR / "warehouse.duckdb"
-os.environ["DUCKDB_PATH"] = str(DUCKDB_PATH)  # dbt's profile reads it
-MODEL_DIR = DATA_DIR / "models"
-EXPORT_DIR = DATA_DIR / "exports"
-REPORT_DIR = DATA_DIR / "reports"
-# The synthetic shop's generated landing files and hidden truth (tests read the truth; assets never).
-LANDING_DIR = CONFIG.resolve(CONFIG.synthetic.landing_dir) if CONFIG.synthetic else None
-TRUTH_DIR = CONFIG.resolve(CONFIG.synthetic.truth_dir) if CONFIG.synthetic else None
-
-STATE_DIR = REPO_ROOT / ".state" / CONFIG.name
-DAGSTER_HOME = Path(os.environ.get("DAGSTER_HOME") or STATE_DIR / "dagster").resolve()
-
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 
@@ -47,5 +32,68 @@ MODEL_RUNS_TABLE = "model_runs"  # every training run and its promotion decision
 # The scored tables and their columns are declared in dbt: see orchestration/lib/scores.py.
 
 REFRESH_JOB = "refresh_all"
-REFRESH_CRON = os.environ.get("REFRESH_CRON", "0 5 * * *")  # daily, 05:00
-REFRESH_TIMEZONE = os.environ.get("REFRESH_TIMEZONE", "UTC")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One deployment: its config and where its data lives."""
+
+    config_path: Path
+    config: Config
+
+    @property
+    def data_dir(self) -> Path:
+        return self.config.resolve(self.config.data_dir)
+
+    @property
+    def duckdb_path(self) -> Path:
+        return self.data_dir / "warehouse.duckdb"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def export_dir(self) -> Path:
+        return self.data_dir / "exports"
+
+    @property
+    def report_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+    # The synthetic shop's generated landing files and hidden truth (tests read the truth;
+    # assets never).
+    @property
+    def landing_dir(self) -> Path | None:
+        synthetic = self.config.synthetic
+        return self.config.resolve(synthetic.landing_dir) if synthetic else None
+
+    @property
+    def truth_dir(self) -> Path | None:
+        synthetic = self.config.synthetic
+        return self.config.resolve(synthetic.truth_dir) if synthetic else None
+
+    @property
+    def state_dir(self) -> Path:
+        return REPO_ROOT / ".state" / self.config.name
+
+    @property
+    def dagster_home(self) -> Path:
+        return Path(os.environ.get("DAGSTER_HOME") or self.state_dir / "dagster").resolve()
+
+    @property
+    def refresh_cron(self) -> str:
+        return os.environ.get("REFRESH_CRON", "0 5 * * *")  # daily, 05:00
+
+    @property
+    def refresh_timezone(self) -> str:
+        return os.environ.get("REFRESH_TIMEZONE", "UTC")
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The deployment named by SHOP_CONFIG (`make run CONFIG=...` sets it), read once.
+
+    Raises landing.ConfigError, naming the file and the key, for an invalid config."""
+    path = Path(os.environ.get("SHOP_CONFIG") or DEFAULT_CONFIG).expanduser().resolve()
+    return Settings(path, load_config(path))

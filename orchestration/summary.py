@@ -7,11 +7,11 @@ from collections import defaultdict
 import pandas as pd
 from dagster import DagsterInstance
 
-from orchestration.defs.models import MODELS
+from orchestration.defs.models import model_entries
 from orchestration.lib.model_assets import model_asset_key
 from orchestration.lib.model_runs import latest_model_run
 from orchestration.lib.warehouse import WarehouseLockedError, connect
-from orchestration.settings import DUCKDB_PATH, EXPORT_DIR, SCORES_SCHEMA
+from orchestration.settings import SCORES_SCHEMA, get_settings
 
 SCHEMAS = ("raw", "marts", SCORES_SCHEMA)
 
@@ -41,7 +41,7 @@ def _metadata_value(metadata: dict, key: str) -> object:
 def print_model_runs(instance: DagsterInstance, conn: object, run_id: str) -> None:
     """Each model's holdout metric beside its baselines and the model in use, and the gate."""
     print("\nModels on held-out data, beside their baselines (scores.model_runs; charts in the UI)")
-    for name in (entry.model.name for entry in MODELS):
+    for name in (entry.model.name for entry in model_entries(get_settings().config)):
         event = instance.get_latest_materialization_event(model_asset_key(name))
         if event is None or event.run_id != run_id:
             print(f"  {name}: not trained in this run")
@@ -88,8 +88,9 @@ def print_summary(instance: DagsterInstance, run_id: str, wall_seconds: float) -
         print("\nSteps that did not succeed: " + ", ".join(failed))
         print("Open the run in the UI (make ui) to see why.")
 
+    settings = get_settings()
     try:
-        conn = connect(DUCKDB_PATH)
+        conn = connect(settings.duckdb_path)
     except WarehouseLockedError as error:
         print(f"\nNo table summary: {error}")
         return
@@ -119,6 +120,6 @@ def print_summary(instance: DagsterInstance, run_id: str, wall_seconds: float) -
             ).fetchall():
                 print(f"  {segment:<22} {count:>8,}")
 
-    print(f"\nWarehouse: {DUCKDB_PATH}")
-    print(f"Exports (Parquet and CSV): {EXPORT_DIR}")
+    print(f"\nWarehouse: {settings.duckdb_path}")
+    print(f"Exports (Parquet and CSV): {settings.export_dir}")
     print("Open the UI: make ui, then http://127.0.0.1:3000")

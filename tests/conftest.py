@@ -38,16 +38,17 @@ for _variable in ("DUCKDB_PATH", "LANDING_DIR", "TRUTH_DIR"):
 @pytest.fixture(scope="session")
 def landing():
     """A small generated shop in the session's landing folder (truth beside it)."""
-    from orchestration.settings import LANDING_DIR, TRUTH_DIR
+    from orchestration.settings import get_settings
     from simulator import ShopConfig, generate
 
+    settings = get_settings()
     generate(
         ShopConfig(customers=TEST_SHOP_CUSTOMERS, products=TEST_SHOP_PRODUCTS, seed=7),
-        LANDING_DIR,
-        TRUTH_DIR,
+        settings.landing_dir,
+        settings.truth_dir,
         progress=False,
     )
-    return LANDING_DIR
+    return settings.landing_dir
 
 
 @pytest.fixture(scope="session")
@@ -56,14 +57,18 @@ def pipeline_run(landing):
     from dagster import DagsterInstance
 
     from orchestration.definitions import defs
+    from orchestration.defs.partitions import daily_partitions
     from orchestration.defs.schedules import all_days_tags
     from orchestration.instance import ensure_instance
-    from orchestration.settings import REFRESH_JOB
+    from orchestration.settings import REFRESH_JOB, get_settings
 
     ensure_instance()
     instance = DagsterInstance.get()
-    result = defs.resolve_job_def(REFRESH_JOB).execute_in_process(
-        instance=instance, raise_on_error=False, tags=all_days_tags()
+    partitions = daily_partitions(get_settings().config)
+    result = (
+        defs()
+        .resolve_job_def(REFRESH_JOB)
+        .execute_in_process(instance=instance, raise_on_error=False, tags=all_days_tags(partitions))
     )
     return result
 
@@ -72,9 +77,9 @@ def pipeline_run(landing):
 def warehouse(pipeline_run):
     import duckdb
 
-    from orchestration.settings import DUCKDB_PATH
+    from orchestration.settings import get_settings
 
-    conn = duckdb.connect(str(DUCKDB_PATH), read_only=True)
+    conn = duckdb.connect(str(get_settings().duckdb_path), read_only=True)
     yield conn
     conn.close()
 
@@ -83,9 +88,9 @@ def warehouse(pipeline_run):
 def truth(pipeline_run):
     import pandas as pd
 
-    from orchestration.settings import TRUTH_DIR
+    from orchestration.settings import get_settings
 
-    return pd.read_parquet(TRUTH_DIR / "customers_truth.parquet")
+    return pd.read_parquet(get_settings().truth_dir / "customers_truth.parquet")
 
 
 def config_with_data_dir(data_dir: Path) -> Path:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from orchestration.settings import CONFIG, DBT_PROJECT_DIR, DUCKDB_PATH
+from orchestration.settings import DBT_PROJECT_DIR, get_settings
 
 DBT = str(Path(sys.executable).with_name("dbt"))
 
@@ -21,7 +21,7 @@ DBT = str(Path(sys.executable).with_name("dbt"))
 def _build_features_as_of(warehouse: Path, as_of: str, target: Path) -> None:
     """dbt's feature models (and what they read) on `warehouse`, as of `as_of`."""
     env = {**os.environ, "DUCKDB_PATH": str(warehouse)}
-    dbt_vars = {**CONFIG.dbt_vars(), "as_of_date": as_of}
+    dbt_vars = {**get_settings().config.dbt_vars(), "as_of_date": as_of}
     result = subprocess.run(
         [DBT, "run", "--select", "+customer_feature_snapshots", "+churn_labels", "--full-refresh"]
         + ["--vars", json.dumps(dbt_vars), "--target-path", str(target)]
@@ -42,7 +42,7 @@ def truncated_world(warehouse, tmp_path_factory):
     cutoff = warehouse.execute("select min(as_of_date) from marts.churn_labels").fetchone()[0]
     folder = tmp_path_factory.mktemp("as_of")
     copy = folder / "warehouse.duckdb"
-    shutil.copy(DUCKDB_PATH, copy)
+    shutil.copy(get_settings().duckdb_path, copy)
     after = f"timestamp '{cutoff}' + interval 1 day"
     with duckdb.connect(str(copy)) as conn:
         deleted = sum(

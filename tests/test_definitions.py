@@ -1,19 +1,28 @@
 """The Dagster definitions load, and every name, pool and schedule is wired as documented."""
 
+import subprocess
+import sys
+
 import dagster as dg
+import pytest
 import yaml
 
-from orchestration.definitions import defs
+from orchestration.definitions import defs as build_definitions
 from orchestration.defs.exports import EXPORTED_TABLES
 from orchestration.instance import INSTANCE_YAML
 from orchestration.settings import DUCKDB_POOL, REFRESH_JOB, SOURCE_TABLES
 
 
-def test_definitions_load():
+@pytest.fixture(scope="module")
+def defs() -> dg.Definitions:
+    return build_definitions()
+
+
+def test_definitions_load(defs):
     dg.Definitions.validate_loadable(defs)
 
 
-def test_asset_graph_has_every_layer():
+def test_asset_graph_has_every_layer(defs):
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     expected = {f"raw/{table}" for table in SOURCE_TABLES}
     expected |= {f"scores/{table}" for table in EXPORTED_TABLES}
@@ -36,7 +45,7 @@ def test_asset_graph_has_every_layer():
     assert expected <= keys, expected - keys
 
 
-def test_lineage_runs_from_raw_to_scores():
+def test_lineage_runs_from_raw_to_scores(defs):
     graph = defs.resolve_asset_graph()
     upstream = graph.get(dg.AssetKey(["scores", "customer_360"])).parent_keys
     assert dg.AssetKey(["scores", "churn_scores"]) in upstream
@@ -49,22 +58,52 @@ def test_lineage_runs_from_raw_to_scores():
     assert dg.AssetKey(["raw", "order_lines"]) in ancestors
 
 
-def test_every_step_that_opens_duckdb_shares_one_pool():
+def test_every_step_that_opens_duckdb_shares_one_pool(defs):
     job = defs.resolve_job_def(REFRESH_JOB)
     pools = {node.name: node.definition.pool for node in job.graph.nodes}
     assert pools and all(pool == DUCKDB_POOL for pool in pools.values()), pools
     assert yaml.safe_load(INSTANCE_YAML)["concurrency"]["pools"]["default_limit"] == 1
 
 
-def test_raw_suites_are_blocking_checks():
+def test_raw_suites_are_blocking_checks(defs):
     graph = defs.resolve_asset_graph()
     blocking = {key.name for key in graph.asset_check_keys if graph.get_check_spec(key).blocking}
     assert {"great_expectations_raw_order_lines", "great_expectations_raw_web_events"} <= blocking
 
 
-def test_daily_schedule_refreshes_everything():
+def test_daily_schedule_refreshes_everything(defs):
     schedule = defs.resolve_schedule_def("daily_refresh")
     assert schedule.job_name == REFRESH_JOB
     assert schedule.cron_schedule == "0 5 * * *"
     job = defs.resolve_job_def(REFRESH_JOB)
     assert len(job.asset_layer.executable_asset_keys) >= 25
+
+
+def test_each_model_reports_its_gate_through_a_blocking_check_on_its_training_asset(defs):
+    graph = defs.resolve_asset_graph()
+    gates = {
+        key.asset_key.to_user_string()
+        for key in graph.asset_check_keys
+        if key.name == "promotion_gate" and graph.get_check_spec(key).blocking
+    }
+    assert gates == {
+        "models/customer_segmentation",
+        "models/churn",
+        "models/customer_value",
+        "models/recommender",
+    }
+
+
+def test_importing_the_code_reads_and_changes_nothing():
+    """Settings are read when asked for: importing with a config that does not exist works, and
+    leaves the environment as it was."""
+    code = (
+        "import os, orchestration.definitions, orchestration.cli, orchestration.summary; "
+        "print(sorted(k for k in os.environ if k in ('DUCKDB_PATH', 'DBT_INDIRECT_SELECTION')))"
+    )
+    env = {"PATH": "/usr/bin:/bin", "SHOP_CONFIG": "/nonexistent/config.yml"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"

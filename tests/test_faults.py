@@ -12,7 +12,7 @@ import pytest
 from conftest import config_with_data_dir
 
 from orchestration.lib.warehouse import WarehouseResource
-from orchestration.settings import DUCKDB_PATH, REPO_ROOT
+from orchestration.settings import REPO_ROOT, get_settings
 
 # Tables compared between an interrupted-then-rerun refresh and an uninterrupted one. Model
 # versions and timestamps differ by design; doubles are compared to 6 decimals because DuckDB's
@@ -89,7 +89,7 @@ def test_sigkill_mid_write_leaves_a_readable_warehouse_and_rerun_matches(
     assert rerun.returncode == 0, output[-3000:]
 
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
-        conn.execute(f"attach '{DUCKDB_PATH}' as reference (read_only)")
+        conn.execute(f"attach '{get_settings().duckdb_path}' as reference (read_only)")
         for table in COMPARED:
             columns = _comparable(conn, table)
             ours = f"select {columns} from warehouse.{table}"

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 from conftest import config_with_data_dir
 
-from orchestration.settings import DATA_DIR, REPO_ROOT
+from orchestration.settings import REPO_ROOT, get_settings
 
 # Train churn with a model that predicts the base rate for everyone (no signal at all).
 DEGRADED_RUN = """
@@ -25,7 +25,7 @@ import dagster as dg
 from orchestration.definitions import defs
 from orchestration.instance import ensure_instance
 ensure_instance()
-result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+result = defs().resolve_implicit_global_asset_job_def().execute_in_process(
     instance=dg.DagsterInstance.get(),
     asset_selection=[dg.AssetKey(["models", "churn"]), dg.AssetKey(["scores", "churn_scores"])],
     raise_on_error=False,
@@ -44,8 +44,9 @@ print("RESULT " + json.dumps({"checks": checks, "materialized": materialized}))
 @pytest.fixture(scope="module")
 def degraded(pipeline_run, tmp_path_factory):
     folder = tmp_path_factory.mktemp("gate")
-    shutil.copy(DATA_DIR / "warehouse.duckdb", folder / "warehouse.duckdb")
-    shutil.copytree(DATA_DIR / "models", folder / "models")
+    data_dir = get_settings().data_dir
+    shutil.copy(data_dir / "warehouse.duckdb", folder / "warehouse.duckdb")
+    shutil.copytree(data_dir / "models", folder / "models")
     config = config_with_data_dir(folder)
     promoted_before = (folder / "models" / "churn" / "PROMOTED").read_text()
     result = subprocess.run(

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score, roc_auc_score
 
-from orchestration.settings import TRUTH_DIR
+from orchestration.settings import get_settings
 
 RNG = np.random.default_rng(0)
 
@@ -60,7 +60,7 @@ def _recall(recommended: dict, future: dict) -> float:
 
 
 def test_recommendations_find_true_future_purchases_better_than_popularity(warehouse):
-    future_items = pd.read_parquet(TRUTH_DIR / "future_order_items.parquet")
+    future_items = pd.read_parquet(get_settings().truth_dir / "future_order_items.parquet")
     future_items = future_items[future_items["status"] != "cancelled"]
     future = future_items.groupby("customer_id")["product_id"].agg(set).to_dict()
     recs = warehouse.execute("select customer_id, product_id from scores.recommendations").df()
@@ -92,13 +92,12 @@ def test_lifetime_value_predicts_true_future_spend_better_than_the_historical_ra
     what each customer really spent (the generator's future orders, never loaded)."""
     from ml import clv
     from ml.registry import require_promoted_model
-    from orchestration.settings import MODEL_DIR
     from simulator import ShopConfig
 
     horizon = ShopConfig().future_days
     features = warehouse.execute("select * from marts.customer_features").df()
     summary = clv.summary_from_features(features)
-    model = require_promoted_model(MODEL_DIR, "customer_value").load()["model"]
+    model = require_promoted_model(get_settings().model_dir, "customer_value").load()["model"]
     predicted = model.predict(summary, horizon).assign(customer_id=summary["customer_id"])
     baseline = clv.naive_rate_baseline(summary, horizon).assign(customer_id=summary["customer_id"])
     actual = truth.set_index("customer_id").loc[summary["customer_id"], "future_spend"].to_numpy()

@@ -248,11 +248,11 @@ def test_item_knn_recommends_co_bought_item_and_falls_back_to_popularity():
     model = recommenders.ItemKNNRecommender(filter_already_bought=True).fit(_interactions())
     recs = model.recommend(["cust_new", "stranger"], n=3)
     new = recs[recs["customer_id"] == "cust_new"]
-    assert new.iloc[0]["product_id"] == "B" and new.iloc[0]["model"] == recommend.ITEM_KNN
+    assert new.iloc[0]["product_id"] == "B" and new.iloc[0]["model"] == recommenders.ITEM_KNN
     assert "A" not in set(new["product_id"])  # already bought
     stranger = recs[recs["customer_id"] == "stranger"]
     assert list(stranger["rank"]) == [1, 2, 3]
-    assert set(stranger["model"]) == {recommend.POPULARITY}
+    assert set(stranger["model"]) == {recommenders.POPULARITY}
     assert stranger.iloc[0]["product_id"] == "P"
 
 
@@ -271,5 +271,5 @@ def test_evaluate_recommender_uses_only_pre_holdout_history():
     data.loc[data["customer_id"] == "cust_new", ["purchases_before_holdout"]] = 0
     data.loc[data["customer_id"] == "cust_new", ["views_before_holdout"]] = 1
     result = recommend.evaluate_candidates(data, k=2)
-    assert set(result) == set(recommend.CANDIDATES)
+    assert set(result) == set(recommenders.CANDIDATES)
     assert all(metrics["customers_evaluated"] == 1 for metrics in result.values())

@@ -5,7 +5,7 @@ import pytest
 from dagster import AssetKey
 
 from orchestration.defs.exports import EXPORTED_TABLES
-from orchestration.settings import EXPORT_DIR
+from orchestration.settings import get_settings
 
 
 def test_run_succeeds_with_every_step(pipeline_run):
@@ -28,10 +28,9 @@ def test_every_asset_check_passes(pipeline_run):
 
 
 def test_raw_tables_keep_every_landing_row(warehouse):
-    from orchestration.settings import CONFIG
-
-    for table in CONFIG.sources:
-        files = CONFIG.source_files(table)
+    config = get_settings().config
+    for table in config.sources:
+        files = config.source_files(table)
         expected = sum(pd.read_parquet(path).shape[0] for path in files)
         assert warehouse.execute(f"select count(*) from raw.{table}").fetchone()[0] == expected
 
@@ -115,8 +114,9 @@ def test_no_personal_data_past_staging(warehouse):
 @pytest.mark.parametrize("table", EXPORTED_TABLES)
 def test_exports_match_tables(warehouse, table):
     expected = warehouse.execute(f"select count(*) from scores.{table}").fetchone()[0]
-    assert len(pd.read_parquet(EXPORT_DIR / f"{table}.parquet")) == expected
-    assert len(pd.read_csv(EXPORT_DIR / f"{table}.csv", dtype=str)) == expected
+    folder = get_settings().export_dir
+    assert len(pd.read_parquet(folder / f"{table}.parquet")) == expected
+    assert len(pd.read_csv(folder / f"{table}.csv", dtype=str)) == expected
 
 
 def test_models_report_holdout_metrics_and_beat_their_baselines(pipeline_run):

@@ -88,7 +88,7 @@ def test_ui_serves_the_whole_graph(ui_url):
         tuple(n["assetKey"]["path"])
         for n in _graphql(ui_url, "{ assetNodes { assetKey { path } } }")["assetNodes"]
     }
-    defined = {tuple(key.path) for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    defined = {tuple(key.path) for key in defs().resolve_asset_graph().get_all_asset_keys()}
     assert served == defined
 
 

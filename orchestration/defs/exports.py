@@ -6,7 +6,7 @@ import dagster as dg
 from orchestration.defs.transform import dbt_project
 from orchestration.lib.scores import exported_tables
 from orchestration.lib.warehouse import WarehouseResource, export_table
-from orchestration.settings import DUCKDB_POOL, EXPORT_DIR, SCORES_SCHEMA
+from orchestration.settings import DUCKDB_POOL, SCORES_SCHEMA, get_settings
 
 # The scored tables declared in dbt (source `scores`) and the dbt models built in `scores`.
 EXPORTED_TABLES = exported_tables(dbt_project.manifest_path)
@@ -21,15 +21,16 @@ EXPORT_FORMATS = ("parquet", "csv")
     pool=DUCKDB_POOL,
     kinds={"parquet", "csv"},
     description=(
-        f"Each scored table written to {EXPORT_DIR.name}/<table>.parquet and <table>.csv beside "
+        "Each scored table written to exports/<table>.parquet and <table>.csv beside "
         "the warehouse (CSV text cells escaped against spreadsheet formula injection)."
     ),
 )
 def exports(context: dg.AssetExecutionContext, duckdb: WarehouseResource) -> dg.MaterializeResult:
-    EXPORT_DIR.mkdir(parents=True, exist_ok=True)
+    folder = get_settings().export_dir
+    folder.mkdir(parents=True, exist_ok=True)
     with duckdb.get_connection() as conn:
         written = [
-            str(export_table(conn, SCORES_SCHEMA, table, EXPORT_DIR / f"{table}.{extension}"))
+            str(export_table(conn, SCORES_SCHEMA, table, folder / f"{table}.{extension}"))
             for table in EXPORTED_TABLES
             for extension in EXPORT_FORMATS
         ]

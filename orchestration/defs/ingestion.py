@@ -10,17 +10,20 @@ config leaves out exists empty, so every downstream model runs on any deployment
 import dagster as dg
 
 from landing import TABLES, SourceError, ensure_raw_tables, load_source, reconcile
-from orchestration.defs.partitions import daily_partitions, partition_days
+from orchestration.defs.partitions import partition_days
 from orchestration.lib.warehouse import WarehouseResource, table_metadata
-from orchestration.settings import CONFIG, CONFIG_PATH, DUCKDB_POOL, RAW_SCHEMA, SOURCE_TABLES
+from orchestration.settings import DUCKDB_POOL, RAW_SCHEMA, SOURCE_TABLES, Settings
 
 
-def build_raw_asset(table: str) -> dg.AssetsDefinition:
-    source = CONFIG.sources.get(table)
+def build_raw_asset(
+    settings: Settings, table: str, partitions: dg.PartitionsDefinition
+) -> dg.AssetsDefinition:
+    config = settings.config
+    source = config.sources.get(table)
     # Partitioned by day when the table has a timestamp and the config has a source for it.
     partitioned = source is not None and TABLES[table].timestamp is not None
     where = (
-        f"`{source.path}` ({CONFIG.source_format(table)}) from {CONFIG_PATH.name}"
+        f"`{source.path}` ({config.source_format(table)}) from {settings.config_path.name}"
         if source
         else "no source in the config: the table stays empty"
     )
@@ -29,8 +32,8 @@ def build_raw_asset(table: str) -> dg.AssetsDefinition:
         key=[RAW_SCHEMA, table],
         group_name=RAW_SCHEMA,
         pool=DUCKDB_POOL,
-        kinds={"duckdb", CONFIG.source_format(table)} if source else {"duckdb"},
-        partitions_def=daily_partitions if partitioned else None,
+        kinds={"duckdb", config.source_format(table)} if source else {"duckdb"},
+        partitions_def=partitions if partitioned else None,
         backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
         description=(
             f"`{RAW_SCHEMA}.{table}` loaded from {where}. Rows that break a rule or repeat another "
@@ -49,7 +52,7 @@ def build_raw_asset(table: str) -> dg.AssetsDefinition:
                     metadata={**table_metadata(conn, RAW_SCHEMA, table), "source": "not configured"}
                 )
             try:
-                report = load_source(conn, CONFIG, table, RAW_SCHEMA, window)
+                report = load_source(conn, config, table, RAW_SCHEMA, window)
             except SourceError as error:
                 raise dg.Failure(str(error)) from None
             metadata = table_metadata(conn, RAW_SCHEMA, table)
@@ -92,7 +95,14 @@ def build_reconciliation_check(table: str) -> dg.AssetChecksDefinition:
     return _check
 
 
-raw_assets = [build_raw_asset(table) for table in SOURCE_TABLES]
-reconciliation_checks = [
-    build_reconciliation_check(table) for table in SOURCE_TABLES if table in CONFIG.sources
-]
+def build_ingestion(
+    settings: Settings, partitions: dg.PartitionsDefinition
+) -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
+    """A raw asset per canonical table, and a reconciliation check per configured source."""
+    assets = [build_raw_asset(settings, table, partitions) for table in SOURCE_TABLES]
+    checks = [
+        build_reconciliation_check(table)
+        for table in SOURCE_TABLES
+        if table in settings.config.sources
+    ]
+    return assets, checks

@@ -9,6 +9,7 @@ dbt (`scores` source). Adding a model: one ml/ module and one entry below.
 import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 
+from landing import Config
 from ml.churn import ChurnRiskModel
 from ml.clv import CustomerValue
 from ml.recommend import RecommenderModel
@@ -16,84 +17,85 @@ from ml.segmentation import SegmentationModel
 from orchestration.defs.transform import dbt_feature_models, dbt_project
 from orchestration.lib.model_assets import ModelEntry, build_model_assets
 from orchestration.lib.scores import scored_table_contract
-from orchestration.settings import CONFIG
 
-MODELS = (
-    ModelEntry(
-        SegmentationModel(first_day=CONFIG.first_day.isoformat()),
-        scores_table="customer_segments",
-        kinds=frozenset({"scikitlearn"}),
-        train_description=(
-            "K-means segments of buying behaviour; k chosen by silhouette, named from their "
-            "profile, names inherited from the model in use. Silhouette on held-out customers "
-            "beside monetary-value quantiles."
+
+def model_entries(config: Config) -> tuple[ModelEntry, ...]:
+    """The platform's models, in the order they appear in the summary."""
+    return (
+        ModelEntry(
+            SegmentationModel(first_day=config.first_day.isoformat()),
+            scores_table="customer_segments",
+            kinds=frozenset({"scikitlearn"}),
+            train_description=(
+                "K-means segments of buying behaviour; k chosen by silhouette, named from their "
+                "profile, names inherited from the model in use. Silhouette on held-out customers "
+                "beside monetary-value quantiles."
+            ),
+            score_description=(
+                "One row per customer: behavioural segment (Prospects = never ordered), and RFM "
+                "quintile scores with the RFM grid segment."
+            ),
         ),
-        score_description=(
-            "One row per customer: behavioural segment (Prospects = never ordered), and RFM "
-            "quintile scores with the RFM grid segment."
+        ModelEntry(
+            ChurnRiskModel(),
+            scores_table="churn_scores",
+            kinds=frozenset({"scikitlearn"}),
+            train_description=(
+                "Calibrated gradient-boosted churn classifier, backtested over rolling cutoffs beside "
+                "recency alone and a logistic RFM model; the latest fold is the gate's holdout."
+            ),
+            score_description=(
+                "One row per customer with at least one order: calibrated churn probability, risk "
+                "tier and the top three reasons behind the score."
+            ),
         ),
-    ),
-    ModelEntry(
-        ChurnRiskModel(),
-        scores_table="churn_scores",
-        kinds=frozenset({"scikitlearn"}),
-        train_description=(
-            "Calibrated gradient-boosted churn classifier, backtested over rolling cutoffs beside "
-            "recency alone and a logistic RFM model; the latest fold is the gate's holdout."
+        ModelEntry(
+            CustomerValue(
+                horizon_days=config.models.clv_horizon_days, first_day=config.first_day.isoformat()
+            ),
+            scores_table="customer_value",
+            kinds=frozenset({"scipy"}),
+            train_description=(
+                "BG/NBD purchase counts with Gamma-Gamma spend, fitted as of the latest labelled "
+                "cutoff and compared with the orders and revenue customers really placed in the next "
+                "horizon, beside each customer repeating their historical rate."
+            ),
+            score_description=(
+                "One row per customer with at least one order: P(alive), expected orders and revenue "
+                "over models.clv_horizon_days, and the expected next-order date if still active."
+            ),
         ),
-        score_description=(
-            "One row per customer with at least one order: calibrated churn probability, risk "
-            "tier and the top three reasons behind the score."
+        ModelEntry(
+            RecommenderModel(
+                k=config.models.n_recommendations,
+                already_bought=config.models.recommend_already_bought,
+                first_day=config.first_day.isoformat(),
+            ),
+            scores_table="recommendations",
+            kinds=frozenset({"scikitlearn"}),
+            train_description=(
+                "Recommender chosen by NDCG on the holdout period among popularity, repeat "
+                "purchases, item-kNN, EASE and ALS; popularity is the baseline it must beat."
+            ),
+            score_description=(
+                f"Top {config.models.n_recommendations} products per customer from the chosen "
+                "recommender; the column `model` says which produced each row (popularity for "
+                "customers without history)."
+            ),
         ),
-    ),
-    ModelEntry(
-        CustomerValue(
-            horizon_days=CONFIG.models.clv_horizon_days, first_day=CONFIG.first_day.isoformat()
-        ),
-        scores_table="customer_value",
-        kinds=frozenset({"scipy"}),
-        train_description=(
-            "BG/NBD purchase counts with Gamma-Gamma spend, fitted as of the latest labelled "
-            "cutoff and compared with the orders and revenue customers really placed in the next "
-            "horizon, beside each customer repeating their historical rate."
-        ),
-        score_description=(
-            "One row per customer with at least one order: P(alive), expected orders and revenue "
-            "over models.clv_horizon_days, and the expected next-order date if still active."
-        ),
-    ),
-    ModelEntry(
-        RecommenderModel(
-            k=CONFIG.models.n_recommendations,
-            already_bought=CONFIG.models.recommend_already_bought,
-            first_day=CONFIG.first_day.isoformat(),
-        ),
-        scores_table="recommendations",
-        kinds=frozenset({"scikitlearn"}),
-        train_description=(
-            "Recommender chosen by NDCG on the holdout period among popularity, repeat "
-            "purchases, item-kNN, EASE and ALS; popularity is the baseline it must beat."
-        ),
-        score_description=(
-            f"Top {CONFIG.models.n_recommendations} products per customer from the chosen "
-            "recommender; the column `model` says which produced each row (popularity for "
-            "customers without history)."
-        ),
-    ),
-)
+    )
 
 
 def _dbt_key(model_name: str) -> dg.AssetKey:
     return get_asset_key_for_model([dbt_feature_models], model_name)
 
 
-model_assets = [
-    asset
-    for entry in MODELS
-    for asset in build_model_assets(
-        entry,
-        key_for=_dbt_key,
-        readiness=_dbt_key("model_readiness"),
-        contract=scored_table_contract(dbt_project.manifest_path),
-    )
-]
+def build_models(config: Config) -> list[dg.AssetsDefinition]:
+    """Every model's training asset (with its gate) and scoring asset."""
+    contract = scored_table_contract(dbt_project.manifest_path)
+    readiness = _dbt_key("model_readiness")
+    return [
+        asset
+        for entry in model_entries(config)
+        for asset in build_model_assets(entry, _dbt_key, readiness, contract)
+    ]

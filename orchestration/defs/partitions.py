@@ -9,17 +9,19 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from orchestration.settings import CONFIG
+from landing import Config
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 PARTITION_TAG = "dagster/partition"
 
-# One partition per day of the shop's calendar, from the config's first_day through today (an
-# order placed this morning belongs to today's partition, refreshed again tomorrow).
-daily_partitions = dg.DailyPartitionsDefinition(
-    start_date=CONFIG.first_day.isoformat(), timezone=CONFIG.timezone, end_offset=1
-)
+
+def daily_partitions(config: Config) -> dg.DailyPartitionsDefinition:
+    """One partition per day of the shop's calendar, from the config's first_day through today
+    (an order placed this morning belongs to today's partition, refreshed again tomorrow)."""
+    return dg.DailyPartitionsDefinition(
+        start_date=config.first_day.isoformat(), timezone=config.timezone, end_offset=1
+    )
 
 
 def partition_days(context: dg.AssetExecutionContext) -> tuple[date, date]:

@@ -9,9 +9,10 @@ import time
 import dagster as dg
 import duckdb as duckdb_lib
 
+from landing import Config
 from orchestration.lib.expectations import SuiteFile, discover_suites, validate
 from orchestration.lib.warehouse import WarehouseResource, identifier
-from orchestration.settings import CONFIG, DUCKDB_POOL, EXPECTATIONS_DIR, RAW_SCHEMA
+from orchestration.settings import DUCKDB_POOL, EXPECTATIONS_DIR, RAW_SCHEMA
 
 
 def _failure_table(outcome_failures: list) -> str:
@@ -67,12 +68,11 @@ def build_suite_check(suite: SuiteFile) -> dg.AssetChecksDefinition:
     return _check
 
 
-def _applies(suite: SuiteFile) -> bool:
-    """A raw table's suite applies only when the deployment configures that source."""
-    schema, table = suite.table.split(".")
-    return schema != RAW_SCHEMA or table in CONFIG.sources
+def build_suite_checks(config: Config) -> list[dg.AssetChecksDefinition]:
+    """A check per suite file; a raw table's suite only when the config has that source."""
 
+    def applies(suite: SuiteFile) -> bool:
+        schema, table = suite.table.split(".")
+        return schema != RAW_SCHEMA or table in config.sources
 
-suite_checks = [
-    build_suite_check(suite) for suite in discover_suites(EXPECTATIONS_DIR) if _applies(suite)
-]
+    return [build_suite_check(s) for s in discover_suites(EXPECTATIONS_DIR) if applies(s)]

@@ -8,27 +8,18 @@ import hashlib
 import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
-from landing import file_days
-from orchestration.defs.partitions import RANGE_END_TAG, RANGE_START_TAG, daily_partitions
-from orchestration.settings import CONFIG, REFRESH_CRON, REFRESH_JOB, REFRESH_TIMEZONE
-
-refresh_all_job = dg.define_asset_job(
-    name=REFRESH_JOB,
-    selection=dg.AssetSelection.all(),
-    partitions_def=daily_partitions,
-    description=(
-        "Ingest the selected days, rebuild the daily models for them, then check, train and "
-        "score everything as of the latest day."
-    ),
-)
+from landing import Config, file_days
+from orchestration.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
+from orchestration.settings import REFRESH_JOB, Settings
 
 
-def days_tags(first: date, last: date) -> dict[str, str]:
+def days_tags(partitions: dg.PartitionsDefinition, first: date, last: date) -> dict[str, str]:
     """Run tags selecting the partitions first..last (clamped to the partitions that exist)."""
-    keys = daily_partitions.get_partition_keys()
+    keys = partitions.get_partition_keys()
     first_key = max(first.isoformat(), keys[0])
     last_key = min(last.isoformat(), keys[-1])
     if first_key > last_key:  # entirely outside the partitions: reload the latest day
@@ -36,63 +27,81 @@ def days_tags(first: date, last: date) -> dict[str, str]:
     return {RANGE_START_TAG: first_key, RANGE_END_TAG: last_key}
 
 
-def all_days_tags() -> dict[str, str]:
+def all_days_tags(partitions: dg.PartitionsDefinition) -> dict[str, str]:
     """Run tags for a full refresh: every partition from first_day through today."""
-    keys = daily_partitions.get_partition_keys()
+    keys = partitions.get_partition_keys()
     return {RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]}
 
 
-@dg.schedule(
-    name="daily_refresh",
-    job=refresh_all_job,
-    cron_schedule=REFRESH_CRON,
-    execution_timezone=REFRESH_TIMEZONE,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Every day: reload yesterday and today, then rebuild features and scores.",
-)
-def daily_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    today = context.scheduled_execution_time.date()
-    return dg.RunRequest(tags=days_tags(today - timedelta(days=1), today))
-
-
-def _landing_state() -> dict[str, str]:
+def _landing_state(config: Config) -> dict[str, str]:
     """Every configured source file with its size and modification time."""
     state = {}
-    for table in CONFIG.sources:
-        for path in CONFIG.source_files(table):
+    for table in config.sources:
+        for path in config.source_files(table):
             stat = path.stat()
             state[f"{table}:{path}"] = f"{stat.st_size}:{stat.st_mtime_ns}"
     return state
 
 
-@dg.sensor(
-    name="landing_files",
-    job=refresh_all_job,
-    minimum_interval_seconds=60,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description=(
-        "Watches the config's source files. A new or changed file launches a refresh of the days "
-        "its rows fall on. The first evaluation only records the files already there."
-    ),
-)
-def landing_files_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    state = _landing_state()
-    if context.cursor is None:
-        return dg.SensorResult(cursor=json.dumps(state), skip_reason="Recorded the landing files")
-    seen = json.loads(context.cursor)
-    changed = sorted(key for key, value in state.items() if seen.get(key) != value)
-    if not changed:
-        return dg.SensorResult(cursor=json.dumps(state), skip_reason="No new or changed files")
-    ranges = [file_days(CONFIG, *key.split(":", 1)) for key in changed]
-    ranges = [days for days in ranges if days]
-    today = datetime.now().date()
-    # Files without a day (customers, products) reload with today's partition.
-    first = min((days[0] for days in ranges), default=today)
-    last = max((days[1] for days in ranges), default=today)
-    names = ", ".join(Path(key.split(":", 1)[1]).name for key in changed)
-    context.log.info(f"New or changed: {names}; refreshing {first}..{last}")
-    run_key = hashlib.sha1(json.dumps({k: state[k] for k in changed}).encode()).hexdigest()
-    return dg.SensorResult(
-        run_requests=[dg.RunRequest(run_key=run_key, tags=days_tags(first, last))],
-        cursor=json.dumps(state),
+def build_refresh(
+    settings: Settings, partitions: dg.PartitionsDefinition
+) -> tuple[Any, dg.ScheduleDefinition, dg.SensorDefinition]:
+    """The refresh job, its daily schedule and the landing-file sensor."""
+    config = settings.config
+    refresh_all_job = dg.define_asset_job(
+        name=REFRESH_JOB,
+        selection=dg.AssetSelection.all(),
+        partitions_def=partitions,
+        description=(
+            "Ingest the selected days, rebuild the daily models for them, then check, train and "
+            "score everything as of the latest day."
+        ),
     )
+
+    @dg.schedule(
+        name="daily_refresh",
+        job=refresh_all_job,
+        cron_schedule=settings.refresh_cron,
+        execution_timezone=settings.refresh_timezone,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Every day: reload yesterday and today, then rebuild features and scores.",
+    )
+    def daily_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        today = context.scheduled_execution_time.date()
+        return dg.RunRequest(tags=days_tags(partitions, today - timedelta(days=1), today))
+
+    @dg.sensor(
+        name="landing_files",
+        job=refresh_all_job,
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            "Watches the config's source files. A new or changed file launches a refresh of the "
+            "days its rows fall on. The first evaluation only records the files already there."
+        ),
+    )
+    def landing_files_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        state = _landing_state(config)
+        if context.cursor is None:
+            return dg.SensorResult(
+                cursor=json.dumps(state), skip_reason="Recorded the landing files"
+            )
+        seen = json.loads(context.cursor)
+        changed = sorted(key for key, value in state.items() if seen.get(key) != value)
+        if not changed:
+            return dg.SensorResult(cursor=json.dumps(state), skip_reason="No new or changed files")
+        ranges = [file_days(config, *key.split(":", 1)) for key in changed]
+        ranges = [days for days in ranges if days]
+        today = datetime.now().date()
+        # Files without a day (customers, products) reload with today's partition.
+        first = min((days[0] for days in ranges), default=today)
+        last = max((days[1] for days in ranges), default=today)
+        names = ", ".join(Path(key.split(":", 1)[1]).name for key in changed)
+        context.log.info(f"New or changed: {names}; refreshing {first}..{last}")
+        run_key = hashlib.sha1(json.dumps({k: state[k] for k in changed}).encode()).hexdigest()
+        return dg.SensorResult(
+            run_requests=[dg.RunRequest(run_key=run_key, tags=days_tags(partitions, first, last))],
+            cursor=json.dumps(state),
+        )
+
+    return refresh_all_job, daily_refresh, landing_files_sensor

@@ -12,7 +12,6 @@ Every invocation gets the config's model settings as dbt vars.
 
 import functools
 import json
-import os
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -29,7 +28,7 @@ from dagster_dbt import (
 
 from orchestration.defs.partitions import run_days
 from orchestration.lib.warehouse import WarehouseResource
-from orchestration.settings import CONFIG, DBT_PROJECT_DIR, DUCKDB_POOL
+from orchestration.settings import DBT_PROJECT_DIR, DUCKDB_POOL, get_settings
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 # Only acts under `dagster dev`; `make` runs `dbt parse` once at set-up otherwise.
@@ -37,11 +36,6 @@ dbt_project.prepare_if_dev()
 
 DAILY_SELECTION = "path:models/staging tag:daily"
 ACTIVATION_SELECTION = "path:models/activation"
-
-# When a run builds only part of the project (a selection in the UI, or a subset job), run a dbt
-# test only if all the models it reads are built too; dbt's default ("eager") would also run tests
-# reading models that are not selected, which fails on a warehouse where they do not exist yet.
-os.environ.setdefault("DBT_INDIRECT_SELECTION", "cautious")
 
 
 class ShopDbtTranslator(DagsterDbtTranslator):
@@ -83,7 +77,7 @@ def _build(
 ) -> Iterator[Any]:
     with duckdb.get_connection():
         pass  # fails with a clear message if a program outside Dagster holds the warehouse
-    dbt_vars = {**CONFIG.dbt_vars(), **(extra_vars or {})}
+    dbt_vars = {**get_settings().config.dbt_vars(), **(extra_vars or {})}
     yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
 
 

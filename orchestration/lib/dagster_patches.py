@@ -1,4 +1,4 @@
-"""A fix for a Dagster 1.13 busy-wait, applied when the definitions are imported.
+"""A fix for a Dagster 1.13 busy-wait, applied when the definitions are built (`apply()`).
 
 While a step waits for a concurrency-pool slot, `ActiveExecution.sleep_til_ready` sleeps for
 `InstanceConcurrencyContext.interval_to_next_pending_claim_check()`. That method returns
@@ -23,6 +23,8 @@ def _interval_to_next_pending_claim_check(self: InstanceConcurrencyContext) -> f
     return max(0.0, min(due) - time.time())
 
 
-InstanceConcurrencyContext.interval_to_next_pending_claim_check = (
-    _interval_to_next_pending_claim_check
-)
+def apply() -> None:
+    """Install the fix (idempotent)."""
+    InstanceConcurrencyContext.interval_to_next_pending_claim_check = (
+        _interval_to_next_pending_claim_check
+    )

@@ -16,8 +16,6 @@ from typing import Any
 
 import pandas as pd
 
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-
 
 @dataclass(frozen=True)
 class SuiteFile:
@@ -87,6 +85,8 @@ def discover_suites(directory: Path) -> list[SuiteFile]:
 
 @cache
 def _context() -> Any:
+    # GE sends usage analytics unless told otherwise before its import; this machine is offline.
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 

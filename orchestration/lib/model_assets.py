@@ -23,7 +23,7 @@ from orchestration.lib.model_runs import record_model_run
 from orchestration.lib.plots import render
 from orchestration.lib.scores import write_scores
 from orchestration.lib.warehouse import WarehouseResource, read_asset, table_metadata
-from orchestration.settings import DUCKDB_POOL, MODEL_DIR, REPORT_DIR, SCORES_SCHEMA
+from orchestration.settings import DUCKDB_POOL, SCORES_SCHEMA, get_settings
 
 GATE_CHECK = "promotion_gate"
 
@@ -60,7 +60,7 @@ def _presented(
     name: str, details: Mapping[str, Any], tables: Mapping[str, pd.DataFrame], charts: Mapping
 ) -> dict[str, Any]:
     """A model's details, tables (Markdown) and charts (drawn into its report folder)."""
-    folder = REPORT_DIR / name
+    folder = get_settings().report_dir / name
     return {
         **_as_metadata(details),
         **{key: dg.MetadataValue.md(table.round(4).to_markdown()) for key, table in tables.items()},
@@ -89,7 +89,7 @@ def _finish_training(
     """Save the version, promote it if the gate lets it, record the run, report the gate."""
     decision = result.gate()
     version = save_model(
-        MODEL_DIR,
+        get_settings().model_dir,
         name,
         result.model,
         {
@@ -226,7 +226,7 @@ def build_model_assets(
                     check_results=[_gate_result(True, f"not trained: {reason}")],
                 )
             frames = _read_frames(conn, train_keys)
-        current = promoted_model(MODEL_DIR, name)
+        current = promoted_model(get_settings().model_dir, name)
         result = model.train(frames, current.load() if current else None)
         with duckdb.get_connection() as conn:
             return _finish_training(context, conn, name, result, current, started)
@@ -249,7 +249,7 @@ def build_model_assets(
                 context.log.warning(f"Skipped: {reason}")
                 metadata = table_metadata(conn, SCORES_SCHEMA, entry.scores_table)
                 return dg.MaterializeResult(metadata={**metadata, "skipped": reason})
-            version = require_promoted_model(MODEL_DIR, name)
+            version = require_promoted_model(get_settings().model_dir, name)
             scored: ScoreResult = model.score(version.load(), _read_frames(conn, score_keys))
             frame = scored.scores.assign(
                 model_version=version.version, scored_at=datetime.now(UTC).replace(tzinfo=None)

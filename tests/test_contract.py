@@ -1,0 +1,89 @@
+"""The scored-table contract declared in dbt, the one way scored tables are written, and the
+shared model result type."""
+
+import json
+
+import duckdb
+import pandas as pd
+import pytest
+
+from ml.base import TrainResult
+from orchestration.defs.transform import dbt_project
+from orchestration.lib.scores import exported_tables, scored_table_contract, write_scores
+
+
+@pytest.fixture
+def contract():
+    return scored_table_contract(dbt_project.manifest_path)
+
+
+def test_every_scored_table_declares_typed_columns(contract):
+    assert set(contract) == {
+        "customer_segments",
+        "churn_scores",
+        "customer_value",
+        "recommendations",
+    }
+    for columns in contract.values():
+        names = [name for name, _ in columns]
+        assert names[0] == "customer_id" and names[-2:] == ["model_version", "scored_at"]
+    assert exported_tables(dbt_project.manifest_path)[4:] == ["customer_360", "segment_profiles"]
+
+
+def test_an_untyped_column_is_refused(tmp_path):
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    source = next(s for s in manifest["sources"].values() if s["name"] == "churn_scores")
+    source["columns"]["risk_tier"]["data_type"] = None
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="risk_tier"):
+        scored_table_contract(path)
+
+
+def test_scores_are_written_with_the_declared_columns_and_types(contract):
+    columns = contract["recommendations"]
+    frame = pd.DataFrame(
+        {
+            "model": ["als"],
+            "customer_id": ["c1"],
+            "rank": [1.0],  # a float from the model becomes the declared BIGINT
+            "product_id": ["p1"],
+            "score": [0.5],
+            "model_version": ["v1"],
+            "scored_at": [pd.Timestamp("2026-01-01")],
+        }
+    )
+    with duckdb.connect() as conn:
+        write_scores(conn, "recommendations", frame, columns)
+        written = conn.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_name = 'recommendations' order by ordinal_position"
+        ).fetchall()
+        assert written == [(name, dtype.upper()) for name, dtype in columns]
+        write_scores(conn, "recommendations", None, columns)  # a skipped model: empty, same columns
+        assert conn.execute("select count(*) from scores.recommendations").fetchone()[0] == 0
+        with pytest.raises(ValueError, match="contract"):
+            write_scores(conn, "recommendations", frame.drop(columns="score"), columns)
+
+
+def _result(baselines: dict[str, float], current: float | None = None) -> TrainResult:
+    return TrainResult(
+        model=None,
+        metric="auc",
+        higher_is_better=True,
+        metrics={"ours": {"auc": 0.8}, **{name: {"auc": v} for name, v in baselines.items()}},
+        baselines=list(baselines),
+        train_window=("2026-01-01", "2026-06-01"),
+        holdout_window=("2026-06-01", "2026-09-01"),
+        current_metrics={"auc": current} if current is not None else None,
+    )
+
+
+def test_train_result_gate():
+    assert _result({"rule": 0.7}).gate().promoted
+    assert _result({"rule": 0.7}).best_baseline() == ("rule", 0.7)
+    assert not _result({"rule": 0.85}).gate().promoted
+    assert not _result({"rule": 0.7}, current=0.9).gate().promoted  # worse than the model in use
+    # A baseline chosen as the model has no baseline left to beat: it is promoted on its own merit.
+    alone = _result({})
+    assert alone.best_baseline() is None and alone.beats_baselines() and alone.gate().promoted
