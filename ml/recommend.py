@@ -25,33 +25,12 @@ from sklearn.base import clone
 from ml.base import Chart, CustomerModel, ScoreResult, TrainResult, day
 from ml.metrics import catalogue_coverage, ranking_metrics
 from ml.recommenders import (
-    ALS,
     CANDIDATES,
-    EASE,
-    ITEM_KNN,
     POPULARITY,
-    REPEAT,
     CatalogueTooLargeError,
     Recommender,
     build_recommender,
 )
-
-# The candidates' names, Recommender and build_recommender are used by callers through here.
-__all__ = [
-    "ALS",
-    "BEFORE_HOLDOUT",
-    "EASE",
-    "FULL_HISTORY",
-    "ITEM_KNN",
-    "POPULARITY",
-    "REPEAT",
-    "Recommender",
-    "build_recommender",
-    "evaluate_candidates",
-    "evaluate_fitted",
-    "holdout_split",
-    "select_candidate",
-]
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-{#- Churn's training and backtest rows: every labelled feature snapshot with its outcome. -#}
+{#- Every labelled feature snapshot with its outcome: churn's training and backtest rows, and
+    (at the latest cutoff) lifetime value's holdout. -#}
 with snapshots as (
     select * from {{ ref('customer_feature_snapshots') }}
 ),
@@ -10,7 +11,10 @@ labels as (
 final as (
     select
         snapshots.*,
+        labels.horizon_days,
         labels.horizon_end_date,
+        labels.orders_in_horizon,
+        labels.revenue_in_horizon,
         labels.churned
     from snapshots
     inner join labels
