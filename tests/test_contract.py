@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from ml.base import TrainResult
-from orchestration.defs.transform import dbt_project
+from orchestration.lib.dbt import dbt_project
 from orchestration.lib.scores import exported_tables, scored_table_contract, write_scores
 
 

@@ -3,7 +3,7 @@ for marketers' spreadsheets and CRM uploads."""
 
 import dagster as dg
 
-from orchestration.defs.transform import dbt_project
+from orchestration.lib.dbt import dbt_project
 from orchestration.lib.scores import exported_tables
 from orchestration.lib.warehouse import WarehouseResource, export_table
 from orchestration.settings import DUCKDB_POOL, SCORES_SCHEMA, get_settings

@@ -14,7 +14,8 @@ from ml.churn import ChurnRiskModel
 from ml.clv import CustomerValue
 from ml.recommend import RecommenderModel
 from ml.segmentation import SegmentationModel
-from orchestration.defs.transform import dbt_feature_models, dbt_project
+from orchestration.defs.transform import dbt_feature_models
+from orchestration.lib.dbt import dbt_project
 from orchestration.lib.model_assets import ModelEntry, build_model_assets
 from orchestration.lib.scores import scored_table_contract
 

@@ -2,7 +2,7 @@
 
 import os
 
-from orchestration.defs.transform import dbt_resource
+from orchestration.lib.dbt import dbt_resource
 from orchestration.lib.warehouse import WarehouseResource
 from orchestration.settings import Settings
 

@@ -1,62 +1,32 @@
 """dbt models as Dagster assets (dagster-dbt), keyed by warehouse schema and table.
 
 Three @dbt_assets:
-- `dbt_daily`: the staging views and the incremental models tagged `daily` (orders, order lines,
-  daily browsing). A run for some days (partitions of the raw tables) deletes and re-inserts
+- `dbt_daily`: the seeds, the staging views, the intermediate views they feed and the incremental
+  models tagged `daily` (orders, order lines, daily browsing). A run for some days (partitions of the raw tables) deletes and re-inserts
   exactly those days (vars partition_start / partition_end); a run without partitions rebuilds
   every day.
-- `dbt_features`: the customer features, labels and interactions, rebuilt as of the latest day.
+- `dbt_features`: the customer features, labels, interactions and the models' inputs
+  (`ml_inputs/`), rebuilt as of the latest day.
 - `dbt_activation` (customer_360, schema `scores`) reads the scored tables, so it runs after them.
-Every invocation gets the config's model settings as dbt vars.
+Every invocation gets the config's model settings as dbt vars. The project, its translator and
+the dbt CLI resource are in orchestration/lib/dbt.py.
 """
 
 import functools
 import json
-import sys
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import (
-    DagsterDbtTranslator,
-    DagsterDbtTranslatorSettings,
-    DbtCliResource,
-    DbtProject,
-    dbt_assets,
-)
+from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.defs.partitions import run_days
+from orchestration.lib.dbt import dbt_project, translator
 from orchestration.lib.warehouse import WarehouseResource
-from orchestration.settings import DBT_PROJECT_DIR, DUCKDB_POOL, get_settings
-
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-# Only acts under `dagster dev`; `make` runs `dbt parse` once at set-up otherwise.
-dbt_project.prepare_if_dev()
+from orchestration.settings import DUCKDB_POOL, get_settings
 
 DAILY_SELECTION = "path:models/staging tag:daily"
 ACTIVATION_SELECTION = "path:models/activation"
-
-
-class ShopDbtTranslator(DagsterDbtTranslator):
-    """Models are keyed `<schema>/<model>` and grouped by schema, so the UI mirrors the warehouse."""
-
-    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
-        if dbt_resource_props["resource_type"] == "model":
-            return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
-        return super().get_asset_key(dbt_resource_props)
-
-    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        if dbt_resource_props["resource_type"] == "model":
-            return dbt_resource_props["schema"]
-        return super().get_group_name(dbt_resource_props)
-
-
-translator = ShopDbtTranslator(
-    settings=DagsterDbtTranslatorSettings(
-        enable_asset_checks=True, enable_source_tests_as_checks=False
-    )
-)
 
 
 # What the three @dbt_assets share: the project, the asset keys and groups, the warehouse pool.
@@ -118,9 +88,3 @@ def dbt_activation_models(
 ) -> Iterator[Any]:
     """customer_360: the wide activation table joining features and every score."""
     yield from _build(context, dbt, duckdb)
-
-
-# The dbt installed beside this interpreter, so the venv need not be on PATH.
-dbt_resource = DbtCliResource(
-    project_dir=dbt_project, dbt_executable=str(Path(sys.executable).with_name("dbt"))
-)
