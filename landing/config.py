@@ -7,12 +7,13 @@ user never meets it halfway through a run. Paths in the file are relative to the
 
 from __future__ import annotations
 
+import functools
 import glob
 import re
 import zoneinfo
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -159,10 +160,24 @@ class Synthetic(_Strict):
     truth_dir: str = Field(description="the hidden truth; read by tests, never by the pipeline")
 
 
+DBT_PROJECT_FILE = Path(__file__).resolve().parents[1] / "dbt_project" / "dbt_project.yml"
+
+
+@functools.cache
+def dbt_var_defaults() -> dict[str, object]:
+    """The dbt project's vars (dbt_project.yml): the one place the model settings dbt reads have
+    their defaults; a config's `models:` block overrides them and is passed to dbt as --vars."""
+    return yaml.safe_load(DBT_PROJECT_FILE.read_text())["vars"]
+
+
+def _dbt_default(name: str, **bounds: int) -> Any:
+    return Field(default_factory=lambda: dbt_var_defaults()[name], **bounds)
+
+
 class Models(_Strict):
-    churn_horizon_days: int = Field(default=90, ge=7, le=730)
-    feature_snapshots: int = Field(default=5, ge=3, le=24)
-    recommender_holdout_days: int = Field(default=30, ge=1, le=365)
+    churn_horizon_days: int = _dbt_default("churn_horizon_days", ge=7, le=730)
+    feature_snapshots: int = _dbt_default("feature_snapshots", ge=3, le=24)
+    recommender_holdout_days: int = _dbt_default("recommender_holdout_days", ge=1, le=365)
     n_recommendations: int = Field(default=10, ge=1, le=100)
     clv_horizon_days: int = Field(default=365, ge=7, le=3650)
     recommend_already_bought: bool = True

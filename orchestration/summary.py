@@ -11,9 +11,9 @@ from orchestration.defs.models import model_entries
 from orchestration.lib.model_assets import model_asset_key
 from orchestration.lib.model_runs import latest_model_run
 from orchestration.lib.warehouse import WarehouseLockedError, connect
-from orchestration.settings import SCORES_SCHEMA, get_settings
+from orchestration.settings import RAW_SCHEMA, SCORES_SCHEMA, get_settings
 
-SCHEMAS = ("raw", "marts", SCORES_SCHEMA)
+SCHEMAS = (RAW_SCHEMA, "marts", SCORES_SCHEMA)  # the tables people read
 
 
 def stage_of(step_key: str) -> str:
