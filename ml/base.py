@@ -6,7 +6,8 @@ that take and return plain DataFrames (no orchestrator, no warehouse):
 - `skip_reason(readiness)`: why this deployment's data cannot support the model, or None;
 - `train(frames, current)`: fit on the training frame, evaluate on the holdout beside the
   baselines and beside `current` (the saved model in use, or None), and return a `TrainResult`:
-  what to save, the metrics table, the baselines, the windows and the data of its charts;
+  what to save, the metrics table, the baselines, the windows and the data of its charts; or
+  raise `CannotTrain` with the reason when the data turns out too thin to fit or measure it;
 - `score(saved, frames)`: score a frame with a saved model, returning a `ScoreResult`.
 
 `frames` maps the input names a model declares in `train_inputs` / `score_inputs` to frames;
@@ -25,6 +26,11 @@ import pandas as pd
 from ml.registry import GateDecision, gate_decision
 
 ChartKind = Literal["bar", "metrics", "lift", "calibration", "predicted_vs_actual"]
+
+
+class CannotTrain(ValueError):
+    """The data cannot support this model after all (raised by `train` with the reason): the
+    model is skipped with that reason and the version in use, if any, keeps scoring."""
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from ml.base import Chart, CustomerModel, ScoreResult, TrainResult, day
+from ml.base import CannotTrain, Chart, CustomerModel, ScoreResult, TrainResult, day
 from ml.churn_reasons import explain
 
 # Columns that identify a row or its snapshot rather than describe the customer.
@@ -57,6 +57,8 @@ RFM_FEATURES = ("recency_days", "frequency", "monetary")
 
 RISK_TIERS = (("high", 0.6), ("medium", 0.3), ("low", 0.0))  # tier if probability >= bound
 EXPLAINED_FEATURES = 10  # reasons are drawn from the most important features
+# Isotonic calibration is fitted only with at least this many held-back rows of each outcome.
+MIN_CALIBRATION_ROWS_PER_CLASS = 20
 
 
 def feature_columns(frame: pd.DataFrame) -> list[str]:
@@ -77,26 +79,41 @@ class CalibratedBooster(ClassifierMixin, BaseEstimator):
         self.calibration_share = calibration_share
         self.random_state = random_state
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray) -> CalibratedBooster:
-        fit_rows, calibration_rows = train_test_split(
-            np.arange(len(X)),
-            test_size=self.calibration_share,
-            stratify=y,
-            random_state=self.random_state,
-        )
-        booster = HistGradientBoostingClassifier(
+    def _booster(self, early_stopping: bool) -> HistGradientBoostingClassifier:
+        return HistGradientBoostingClassifier(
             learning_rate=0.05,
             max_iter=300,
             max_leaf_nodes=31,
             min_samples_leaf=40,
             l2_regularization=1.0,
-            early_stopping=True,
+            early_stopping=early_stopping,
             validation_fraction=0.15,
             n_iter_no_change=20,
             random_state=self.random_state,
-        ).fit(X.iloc[fit_rows], np.asarray(y)[fit_rows])
-        self.calibrated_ = CalibratedClassifierCV(FrozenEstimator(booster), method="isotonic")
-        self.calibrated_.fit(X.iloc[calibration_rows], np.asarray(y)[calibration_rows])
+        )
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> CalibratedBooster:
+        y = np.asarray(y)
+        smallest_class = int(np.bincount(y, minlength=2).min())
+        if smallest_class * self.calibration_share < MIN_CALIBRATION_ROWS_PER_CLASS:
+            # Too few rows of one outcome to hold some out for calibration (a small shop, an
+            # early fold): boosting on every row, its probabilities left uncalibrated.
+            self.calibrated_ = self._booster(early_stopping=False).fit(X, y)
+            self.calibration_ = (
+                f"none: {smallest_class} rows of the rarer outcome, calibration needs "
+                f"{int(np.ceil(MIN_CALIBRATION_ROWS_PER_CLASS / self.calibration_share))}"
+            )
+        else:
+            fit_rows, calibration_rows = train_test_split(
+                np.arange(len(X)),
+                test_size=self.calibration_share,
+                stratify=y,
+                random_state=self.random_state,
+            )
+            booster = self._booster(early_stopping=True).fit(X.iloc[fit_rows], y[fit_rows])
+            self.calibrated_ = CalibratedClassifierCV(FrozenEstimator(booster), method="isotonic")
+            self.calibrated_.fit(X.iloc[calibration_rows], y[calibration_rows])
+            self.calibration_ = f"isotonic, on {len(calibration_rows)} held-back rows"
         self.classes_ = self.calibrated_.classes_
         return self
 
@@ -191,7 +208,7 @@ def train_churn_model(labelled: pd.DataFrame) -> ChurnTrainingResult:
     """
     cutoffs = sorted(labelled["as_of_date"].unique())
     if len(cutoffs) < 2:
-        raise ValueError(
+        raise CannotTrain(
             f"Churn needs at least two labelled cutoffs (train and held-out), got {len(cutoffs)}: "
             "raise models.feature_snapshots or provide a longer history"
         )
@@ -201,10 +218,13 @@ def train_churn_model(labelled: pd.DataFrame) -> ChurnTrainingResult:
     features = [c for c in feature_columns(labelled) if first_train[c].notna().any()]
 
     candidates = _candidates(features)
-    fold_rows, holdout_frame, fitted_last_fold = [], None, {}
+    fold_rows, holdout_frame, fitted_last_fold, folds = [], None, {}, []
     for cutoff in cutoffs[1:]:
         train = labelled[labelled["as_of_date"] < cutoff]
         test = labelled[labelled["as_of_date"] == cutoff]
+        if train["churned"].nunique() < 2 or test["churned"].nunique() < 2:
+            continue  # a fold without churners or without stayers cannot fit or be scored
+        folds.append(cutoff)
         y_test = test["churned"].astype(int).to_numpy()
         predictions = {"customer_id": test["customer_id"].to_numpy(), "churned": y_test}
         for name, (build, columns) in candidates.items():
@@ -223,6 +243,11 @@ def train_churn_model(labelled: pd.DataFrame) -> ChurnTrainingResult:
             )
         holdout_frame, holdout_train, holdout_rows = pd.DataFrame(predictions), train, test
 
+    if not folds:
+        raise CannotTrain(
+            f"none of the {len(cutoffs) - 1} backtest fold(s) has both churners and stayers in "
+            "its training and held-out rows; provide more customers or a longer history"
+        )
     backtest = pd.DataFrame(fold_rows)
     latest = backtest[backtest["cutoff"] == backtest["cutoff"].max()].set_index("model")
     metric_names = list(classification_metrics(np.array([0, 1]), np.array([0.2, 0.8])))
@@ -258,8 +283,8 @@ def train_churn_model(labelled: pd.DataFrame) -> ChurnTrainingResult:
         metrics={chosen: by_model[chosen]} | by_model,
         backtest=backtest,
         holdout=holdout_frame,
-        train_cutoffs=[str(pd.Timestamp(c).date()) for c in cutoffs[:-1]],
-        holdout_cutoff=str(pd.Timestamp(cutoffs[-1]).date()),
+        train_cutoffs=[str(pd.Timestamp(c).date()) for c in cutoffs if c < folds[-1]],
+        holdout_cutoff=str(pd.Timestamp(folds[-1]).date()),
         train_rows=len(holdout_train),
         holdout_rows=len(holdout_rows),
         churn_rate_holdout=float(holdout_rows["churned"].mean()),
@@ -309,7 +334,7 @@ class ChurnRiskModel(CustomerModel):
     def train(self, frames: Mapping[str, pd.DataFrame], current: Any | None) -> TrainResult:
         labelled = frames["churn_training_set"]
         result = train_churn_model(labelled)
-        holdout_rows = labelled[labelled["as_of_date"] == labelled["as_of_date"].max()]
+        holdout_rows = labelled[labelled["as_of_date"] == pd.Timestamp(result.holdout_cutoff)]
         current_metrics, details = None, {}
         if current is not None:
             previous: ChurnModel = current["evaluation_model"]
@@ -343,6 +368,9 @@ class ChurnRiskModel(CustomerModel):
                 "train_rows": result.train_rows,
                 "holdout_rows": result.holdout_rows,
                 "holdout_churn_rate": round(result.churn_rate_holdout, 4),
+                "calibration": getattr(
+                    result.model.pipeline[-1], "calibration_", "a logistic baseline: as fitted"
+                ),
                 "feature_importance": dict(list(result.importance.items())[:15]),
             },
             tables={"backtest": result.backtest.set_index(["cutoff", "model"])},

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from ml.base import Chart, CustomerModel, ScoreResult, TrainResult, day
+from ml.base import CannotTrain, Chart, CustomerModel, ScoreResult, TrainResult, day
 from ml.metrics import catalogue_coverage, ranking_metrics
 from ml.recommenders import (
     CANDIDATES,
@@ -78,7 +78,7 @@ def evaluate_candidates(
     """
     train, truth = holdout_split(interactions)
     if not truth:
-        raise ValueError("No customer with history bought anything in the holdout period")
+        raise CannotTrain("no customer with earlier history bought anything in the holdout period")
     if candidates is None:
         candidates = list(CANDIDATES)
     elif isinstance(candidates, str):

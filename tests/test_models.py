@@ -8,6 +8,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from ml import churn, recommend, recommenders, segmentation
+from ml.base import CannotTrain
 from ml.metrics import ndcg_at_k, ranking_metrics, recall_at_k
 from ml.registry import gate_decision, promote, promoted_model, require_promoted_model, save_model
 
@@ -218,6 +219,48 @@ def test_churn_ships_the_rfm_baseline_where_boosting_cannot_beat_it():
     assert result.model.features in (["recency_days"], list(churn.RFM_FEATURES))
     scores = churn.score_churn(result.model, frame[frame["as_of_date"] == "2026-04-01"])
     assert scores["reason_1"].str.match(r"(recency_days|frequency|monetary) = ").any()
+
+
+@pytest.mark.parametrize("n_per_cutoff", [3, 12, 40, 150])
+def test_churn_trains_or_says_why_on_a_handful_of_customers(n_per_cutoff):
+    """A small shop: churn fits (uncalibrated where too few rows) and scores probabilities, or
+    raises CannotTrain with its reason; never another error."""
+    frame = _churn_frame(n_per_cutoff=n_per_cutoff, seed=n_per_cutoff)
+    try:
+        result = churn.train_churn_model(frame)
+    except CannotTrain as error:
+        assert "churners and stayers" in str(error)
+        return
+    latest = frame[frame["as_of_date"] == frame["as_of_date"].max()]
+    scores = churn.score_churn(result.model, latest)
+    assert len(scores) == len(latest) and scores["churn_probability"].between(0, 1).all()
+
+
+def test_a_fold_without_both_outcomes_is_left_out_of_the_backtest():
+    frame = _churn_frame(n_per_cutoff=300)
+    frame.loc[frame["as_of_date"] == "2026-04-01", "churned"] = False  # nobody churned
+    result = churn.train_churn_model(frame)
+    assert result.holdout_cutoff == "2026-01-01"
+    assert result.train_cutoffs == ["2025-10-01"]
+    assert set(result.backtest["cutoff"]) == {"2026-01-01"}
+
+
+def test_churn_without_any_usable_fold_cannot_train():
+    frame = _churn_frame(n_per_cutoff=100)
+    frame["churned"] = frame["as_of_date"] == "2025-10-01"  # one outcome per cutoff
+    with pytest.raises(CannotTrain, match="churners and stayers"):
+        churn.train_churn_model(frame)
+
+
+def test_calibration_needs_enough_rows_of_each_outcome():
+    X = pd.DataFrame({"x": np.arange(60, dtype=float)})
+    y = (np.arange(60) % 3 == 0).astype(int)
+    few = churn.CalibratedBooster().fit(X, y)
+    assert few.calibration_.startswith("none: 20 rows of the rarer outcome")
+    assert few.predict_proba(X).shape == (60, 2)
+    X = pd.DataFrame({"x": np.arange(1000, dtype=float)})
+    y = (np.arange(1000) % 2).astype(int)
+    assert churn.CalibratedBooster().fit(X, y).calibration_.startswith("isotonic")
 
 
 def test_risk_tiers():

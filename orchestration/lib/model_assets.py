@@ -17,8 +17,8 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from ml.base import CustomerModel, ScoreResult, TrainResult
-from ml.registry import ModelVersion, promote, promoted_model, require_promoted_model, save_model
+from ml.base import CannotTrain, CustomerModel, ScoreResult, TrainResult
+from ml.registry import ModelVersion, promote, promoted_model, save_model
 from orchestration.lib.model_runs import record_model_run
 from orchestration.lib.plots import render
 from orchestration.lib.scores import write_scores
@@ -171,6 +171,15 @@ def _finish_training(
     )
 
 
+def _skipped_training(context: dg.AssetExecutionContext, reason: str) -> dg.MaterializeResult:
+    """A model the data cannot support: say why, pass the gate (nothing was refused)."""
+    context.log.warning(f"Skipped: {reason}")
+    return dg.MaterializeResult(
+        metadata={"skipped": reason},
+        check_results=[_gate_result(True, f"not trained: {reason}")],
+    )
+
+
 def _read_frames(conn: Any, keys: Mapping[str, dg.AssetKey]) -> dict[str, pd.DataFrame]:
     return {name: read_asset(conn, key) for name, key in keys.items()}
 
@@ -220,14 +229,14 @@ def build_model_assets(
         started = time.perf_counter()
         with duckdb.get_connection() as conn:
             if reason := skip_reason(conn):
-                context.log.warning(f"Skipped: {reason}")
-                return dg.MaterializeResult(
-                    metadata={"skipped": reason},
-                    check_results=[_gate_result(True, f"not trained: {reason}")],
-                )
+                return _skipped_training(context, reason)
             frames = _read_frames(conn, train_keys)
         current = promoted_model(get_settings().model_dir, name)
-        result = model.train(frames, current.load() if current else None)
+        try:
+            result = model.train(frames, current.load() if current else None)
+        except CannotTrain as error:
+            keeps = f"version {current.version} keeps scoring" if current else "no scores yet"
+            return _skipped_training(context, f"{error} ({keeps})")
         with duckdb.get_connection() as conn:
             return _finish_training(context, conn, name, result, current, started)
 
@@ -243,13 +252,16 @@ def build_model_assets(
         context: dg.AssetExecutionContext, duckdb: WarehouseResource
     ) -> dg.MaterializeResult:
         with duckdb.get_connection() as conn:
-            if reason := skip_reason(conn):
+            version = promoted_model(get_settings().model_dir, name)
+            reason = skip_reason(conn) or (
+                None if version else "no version promoted yet (see the training asset)"
+            )
+            if reason:
                 # The table exists, empty, with its declared columns: downstream still builds.
                 write_scores(conn, entry.scores_table, None, columns)
                 context.log.warning(f"Skipped: {reason}")
                 metadata = table_metadata(conn, SCORES_SCHEMA, entry.scores_table)
                 return dg.MaterializeResult(metadata={**metadata, "skipped": reason})
-            version = require_promoted_model(get_settings().model_dir, name)
             scored: ScoreResult = model.score(version.load(), _read_frames(conn, score_keys))
             frame = scored.scores.assign(
                 model_version=version.version, scored_at=datetime.now(UTC).replace(tzinfo=None)

@@ -31,11 +31,24 @@ value as (
     select count(*) filter (where frequency > 1) as repeat_buyers_at_holdout from value_holdout
 ),
 
+warm_customers as (
+    select distinct customer_id from interactions
+    where
+        purchases_before_holdout > 0
+        or add_to_carts_before_holdout > 0
+        or views_before_holdout > 0
+),
+
 recommender as (
+    -- holdout buyers: those who bought in the holdout period and had interactions before it
+    -- (the customers the recommender's evaluation asks)
     select
-        count(distinct product_id) as products,
-        count(distinct customer_id) filter (where purchases_in_holdout > 0) as holdout_buyers
+        count(distinct interactions.product_id) as products,
+        count(distinct interactions.customer_id) filter (
+            where interactions.purchases_in_holdout > 0 and warm_customers.customer_id is not null
+        ) as holdout_buyers
     from interactions
+    left join warm_customers on interactions.customer_id = warm_customers.customer_id
 ),
 
 final as (
