@@ -114,12 +114,12 @@ def run(customers: int | None = None, days: str | None = None) -> int:
     from dagster import DagsterInstance
 
     from orchestration.definitions import defs
-    from orchestration.defs.partitions import RANGE_END_TAG, RANGE_START_TAG, daily_partitions
+    from orchestration.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
     from orchestration.defs.schedules import all_days_tags, days_tags
     from orchestration.summary import print_summary
 
     job = defs().resolve_job_def(REFRESH_JOB)
-    calendar = daily_partitions(settings.config)
+    calendar = job.partitions_def  # the job's own calendar of days
     if days:
         first, _, last = days.partition("..")
         partitions = days_tags(

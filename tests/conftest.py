@@ -57,20 +57,16 @@ def pipeline_run(landing):
     from dagster import DagsterInstance
 
     from orchestration.definitions import defs
-    from orchestration.defs.partitions import daily_partitions
     from orchestration.defs.schedules import all_days_tags
     from orchestration.instance import ensure_instance
-    from orchestration.settings import REFRESH_JOB, get_settings
+    from orchestration.settings import REFRESH_JOB
 
     ensure_instance()
     instance = DagsterInstance.get()
-    partitions = daily_partitions(get_settings().config)
-    result = (
-        defs()
-        .resolve_job_def(REFRESH_JOB)
-        .execute_in_process(instance=instance, raise_on_error=False, tags=all_days_tags(partitions))
+    job = defs().resolve_job_def(REFRESH_JOB)
+    return job.execute_in_process(
+        instance=instance, raise_on_error=False, tags=all_days_tags(job.partitions_def)
     )
-    return result
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@ dbt_project/models/activation/_scores__sources.yml), and the one way to write a 
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,9 +17,15 @@ from orchestration.settings import SCORES_SCHEMA
 Columns = list[tuple[str, str]]  # (name, SQL type), in table order
 
 
+@functools.cache
+def _manifest(manifest_path: Path) -> dict:
+    """dbt's manifest, parsed once per process (about 1.6 MB of JSON)."""
+    return json.loads(Path(manifest_path).read_text())
+
+
 def scored_table_contract(manifest_path: Path) -> dict[str, Columns]:
     """Each table of the dbt source `scores` with its declared columns and types."""
-    manifest = json.loads(Path(manifest_path).read_text())
+    manifest = _manifest(manifest_path)
     contract = {}
     for source in manifest["sources"].values():
         if source["source_name"] != SCORES_SCHEMA:
@@ -36,7 +43,7 @@ def scored_table_contract(manifest_path: Path) -> dict[str, Columns]:
 
 def exported_tables(manifest_path: Path) -> list[str]:
     """The tables users read: the declared scored tables and the dbt models in `scores`."""
-    manifest = json.loads(Path(manifest_path).read_text())
+    manifest = _manifest(manifest_path)
     models = sorted(
         node["name"]
         for node in manifest["nodes"].values()
