@@ -21,15 +21,23 @@ written to a separate directory and must never be read by the pipeline.
 Everything is vectorized with numpy (no Python loop over customers, orders or events) and
 deterministic for a given :class:`ShopConfig`.
 
+ShopConfig's knobs (repeat_rate, popularity_concentration, with_products, with_events, besides
+size and time frame) make shops unlike the default one; ARCHETYPES names small ones (tiny,
+one_time_buyers, one_product, no_products, ...), described one line each in
+ARCHETYPE_DESCRIPTIONS.
+
 CLI::
 
     python -m simulator --customers 30000 --seed 42 --out data/landing --truth data/truth
+    python -m simulator --archetype one_time_buyers --out DIR --truth DIR
 
-Modules: world (categories, personas, ShopConfig), sampling (vectorized draws), shop
-(customers, products, orders, items), events (web sessions), tables (the Arrow tables),
-generate (writing the files), cli (``python -m simulator``).
+Modules: world (categories, personas, ShopConfig), archetypes (the named small shops), sampling
+(vectorized draws), shop (customers, products, orders, items), events (web sessions), tables
+(the Arrow tables), generate (writing the files), cli (``python -m simulator``).
 """
 
+from simulator.archetypes import ARCHETYPES
+from simulator.archetypes import DESCRIPTIONS as ARCHETYPE_DESCRIPTIONS
 from simulator.cli import main
 from simulator.generate import GENERATOR_VERSION, generate
 from simulator.world import (
@@ -42,6 +50,8 @@ from simulator.world import (
 
 __all__ = [
     "ShopConfig",
+    "ARCHETYPES",
+    "ARCHETYPE_DESCRIPTIONS",
     "generate",
     "main",
     "PERSONAS",

@@ -18,13 +18,19 @@ GENERATOR_VERSION = 1
 def generate(
     config: ShopConfig, out_dir: Path, truth_dir: Path, progress: bool = True
 ) -> dict[str, int]:
-    """Write landing Parquet files to out_dir and truth files to truth_dir; return row counts.
+    """Write landing Parquet files to out_dir and truth files to truth_dir; return row counts
+    of the tables written.
 
     Landing tables: customers, products, order_lines, web_events (observed data up to
-    ``end_date`` only). Truth: customers_truth, future_order_items and meta.json.
+    ``end_date`` only); products is left out when ``config.with_products`` is False and
+    web_events when ``config.with_events`` is False, and a file of a left-out table that an
+    earlier run left in out_dir is removed. Truth: customers_truth, future_order_items and
+    meta.json.
     """
     out_dir, truth_dir = Path(out_dir), Path(truth_dir)
     stages = ("customers", "products", "orders", "items", "events", "writing")
+    if not config.with_events:
+        stages = tuple(s for s in stages if s != "events")
     shop = _Shop(config)
     with tqdm(
         total=len(stages),
@@ -45,6 +51,9 @@ def generate(
             target = out_dir if name in LANDING_TABLES else truth_dir
             pq.write_table(table, target / f"{name}.parquet", compression="zstd")
             counts[name] = table.num_rows
+        for name in LANDING_TABLES:  # a left-out table must not be read from an earlier run
+            if name not in counts:
+                (out_dir / f"{name}.parquet").unlink(missing_ok=True)
         meta = {
             "seed": config.seed,
             "customers": config.customers,
@@ -52,6 +61,10 @@ def generate(
             "end_date": config.end_date.isoformat(),
             "history_days": config.history_days,
             "future_days": config.future_days,
+            "repeat_rate": config.repeat_rate,
+            "popularity_concentration": config.popularity_concentration,
+            "with_products": config.with_products,
+            "with_events": config.with_events,
             "generated_at_version": GENERATOR_VERSION,
             "row_counts": counts,
         }

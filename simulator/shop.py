@@ -33,6 +33,7 @@ from simulator.world import (
     N_CAT,
     N_PERSONA,
     PERSONA_SPECS,
+    POPULARITY_EXPONENT,
     SECONDS_PER_DAY,
     SIGNUP_GROWTH,
     ShopConfig,
@@ -47,10 +48,16 @@ class _Shop(_EventsMixin, _TablesMixin):
     def __init__(self, config: ShopConfig) -> None:
         if config.customers < 1:
             raise ValueError("customers must be >= 1")
-        if config.products < N_CAT:
-            raise ValueError(f"products must be >= {N_CAT} (one per category)")
+        if config.products < 1:
+            raise ValueError("products must be >= 1")
         if config.history_days < 1 or config.future_days < 0:
             raise ValueError("history_days must be >= 1 and future_days >= 0")
+        if not config.repeat_rate >= 0 or not np.isfinite(config.repeat_rate):
+            raise ValueError("repeat_rate must be a finite number >= 0")
+        if not config.popularity_concentration >= 0 or not np.isfinite(
+            config.popularity_concentration
+        ):
+            raise ValueError("popularity_concentration must be a finite number >= 0")
         self.cfg = config
         self.rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(8)]
         self.h_obs = config.history_days + 1  # observed days incl. end_date
@@ -136,6 +143,18 @@ class _Shop(_EventsMixin, _TablesMixin):
         shape = _pa("rate_shape")[persona]
         self.rate = rng.gamma(shape, _pa("rate_mean")[persona] / shape)
         self.p_drop = rng.beta(_pa("dropout_a")[persona], _pa("dropout_b")[persona])
+        # repeat_rate: repeat orders come r times as often and the dropout probability per
+        # transaction is 1 - (1 - p) ** (1 / r), which keeps the lifetime in days about the same;
+        # r = 0: every customer drops out at the first order. self.rate (the persona's base rate)
+        # still drives browsing and the first order of customers who existed before the period.
+        r = float(self.cfg.repeat_rate)
+        self.buy_rate = self.rate
+        if r != 1.0:
+            self.buy_rate = self.rate * r
+            if r > 0:
+                self.p_drop = np.clip(-np.expm1(np.log1p(-self.p_drop) / r), 1e-12, 1.0)
+            else:
+                self.p_drop = np.ones_like(self.p_drop)
 
         # category preferences: Dirichlet concentrated on 1-3 favourites (persona-tilted)
         tilt = np.array([[c.popularity for c in CATEGORY_SPECS]] * N_PERSONA)
@@ -165,10 +184,18 @@ class _Shop(_EventsMixin, _TablesMixin):
         rng = self.rngs[1]
         m = self.cfg.products
         cat_w = np.array([c.popularity for c in CATEGORY_SPECS])
-        cat = np.concatenate(
-            [np.arange(N_CAT), rng.choice(N_CAT, m - N_CAT, p=cat_w / cat_w.sum())]
-        )
+        if m >= N_CAT:  # every category has a product
+            cat = np.concatenate(
+                [np.arange(N_CAT), rng.choice(N_CAT, m - N_CAT, p=cat_w / cat_w.sum())]
+            )
+        else:  # a small catalogue covers m distinct categories
+            cat = rng.choice(N_CAT, m, replace=False, p=cat_w / cat_w.sum())
         cat = cat[rng.permutation(m)]
+        # category drawn -> category bought from: uncovered categories go to covered ones
+        covered = np.unique(cat)
+        self.cat_map = np.arange(N_CAT)
+        uncovered = np.setdiff1d(self.cat_map, covered)
+        self.cat_map[uncovered] = covered[np.arange(uncovered.size) % covered.size]
         # brands: each brand has a primary and possibly a secondary category
         n_b = len(BRANDS)
         primary = np.arange(n_b) % N_CAT
@@ -190,10 +217,10 @@ class _Shop(_EventsMixin, _TablesMixin):
         by_cat = np.lexsort((rng.random(m), cat))
         rank = np.empty(m, dtype=np.int64)
         rank[by_cat] = _group_rank(cat[by_cat], N_CAT)
-        self.pop = 1.0 / (rank + 1.0) ** 1.1
+        self.pop = 1.0 / (rank + 1.0) ** (POPULARITY_EXPONENT * self.cfg.popularity_concentration)
         launched = (rng.random(m) < LAUNCH_SHARE) & (rank > 0)
         self.created = np.where(launched, rng.random(m) * (self.h_obs - 1), rng.random(m) / 24)
-        self.fallback = np.empty(N_CAT, dtype=np.int64)
+        self.fallback = np.full(N_CAT, -1, dtype=np.int64)  # top product of each category
         self.fallback[cat[rank == 0]] = np.flatnonzero(rank == 0)
 
         self.cat = cat
@@ -233,6 +260,7 @@ class _Shop(_EventsMixin, _TablesMixin):
     ) -> np.ndarray:
         """Product per draw given persona (price tilt), category and time (launch dates)."""
         m = self.cfg.products
+        cat = self.cat_map[cat]
 
         def once(p: np.ndarray, c: np.ndarray) -> np.ndarray:
             key = p * N_CAT + c + np.minimum(rng.random(p.size), 1.0 - 1e-9)
@@ -273,7 +301,7 @@ class _Shop(_EventsMixin, _TablesMixin):
             rng,
             t1,
             np.full(n, float(self.h_total)),
-            self.rate,
+            self.buy_rate,
             season,
             self.order_smax[persona],
         )

@@ -52,10 +52,17 @@ class _TablesMixin:
     """The tables stage of simulator.shop._Shop; reads the arrays its earlier stages set."""
 
     def tables(self) -> Iterator[tuple[str, pa.Table]]:
-        """Yield (name, table) one at a time so that each can be written and freed."""
+        """Yield (name, table) one at a time so that each can be written and freed.
+
+        Without products (``with_products=False``) the products table is not yielded and every
+        product_id is NULL; without events (``with_events=False``) web_events is not yielded.
+        """
         n, m = self.cfg.customers, self.cfg.products
+        with_products = self.cfg.with_products
         cust_ids = _ids("CUST-", n, 6)
         prod_ids = _ids("PROD-", m, 5)
+        if not with_products:  # same shop, product ids withheld everywhere
+            prod_ids = pa.nulls(m, pa.string())
         first = pa.array(FIRST_NAMES)
         last = pa.array(LAST_NAMES)
         fn = pc.take(first, pa.array(self.first_name))
@@ -98,7 +105,9 @@ class _TablesMixin:
                 ),
             }
         )
-        yield "products", products
+        if with_products:
+            yield "products", products
+        del products
 
         n_o = self.o_cust.size
         order_ids = _ids("ORD-", n_o, 7)
@@ -147,28 +156,8 @@ class _TablesMixin:
             ),
         )
 
-        vocab = pa.array(  # index = noun * len(SEARCH_PREFIXES) + prefix
-            [
-                (pre + noun).lower()
-                for c in CATEGORY_SPECS
-                for noun in c.nouns
-                for pre in SEARCH_PREFIXES
-            ]
-        )
-        web_events = pa.table(
-            {
-                "event_id": pa.array(np.arange(1, self.ev_sec.size + 1), pa.int64()),
-                "session_id": pa.array(self.ev_sess_id, pa.int64()),
-                "customer_id": _take(cust_ids, self.ev_cust),
-                "event_type": pc.take(pa.array(EVENT_TYPES), pa.array(self.ev_type)),
-                "event_at": _timestamps(self.epoch_s, self.ev_sec),
-                "product_id": _take(prod_ids, self.ev_prod),
-                "search_query": _take(vocab, self.ev_query),
-                "device": pc.take(pa.array(DEVICES), pa.array(self.ev_dev)),
-            }
-        )
-        yield "web_events", web_events
-        del web_events
+        if self.cfg.with_events:
+            yield "web_events", self._web_events(cust_ids, prod_ids)
         for attr in [a for a in vars(self) if a.startswith("ev_")]:
             delattr(self, attr)  # free the event arrays before building the truth tables
 
@@ -191,7 +180,7 @@ class _TablesMixin:
             {
                 "customer_id": cust_ids,
                 "persona": pc.take(pa.array(PERSONAS), pa.array(self.persona)),
-                "purchase_rate": pa.array(self.rate, pa.float64()),
+                "purchase_rate": pa.array(self.buy_rate, pa.float64()),
                 "dropout_probability": pa.array(self.p_drop, pa.float64()),
                 "alive_at_end": pa.array(self.alive_at_end, pa.bool_()),
                 "dropout_at": dropout_ts,
@@ -216,3 +205,27 @@ class _TablesMixin:
         )
         yield "customers_truth", customers_truth
         yield "future_order_items", future_order_items
+
+    def _web_events(self, cust_ids: pa.Array, prod_ids: pa.Array) -> pa.Table:
+        """The web_events landing table from the events stage's arrays."""
+        vocab = pa.array(  # index = noun * len(SEARCH_PREFIXES) + prefix
+            [
+                (pre + noun).lower()
+                for c in CATEGORY_SPECS
+                for noun in c.nouns
+                for pre in SEARCH_PREFIXES
+            ]
+        )
+        web_events = pa.table(
+            {
+                "event_id": pa.array(np.arange(1, self.ev_sec.size + 1), pa.int64()),
+                "session_id": pa.array(self.ev_sess_id, pa.int64()),
+                "customer_id": _take(cust_ids, self.ev_cust),
+                "event_type": pc.take(pa.array(EVENT_TYPES), pa.array(self.ev_type)),
+                "event_at": _timestamps(self.epoch_s, self.ev_sec),
+                "product_id": _take(prod_ids, self.ev_prod),
+                "search_query": _take(vocab, self.ev_query),
+                "device": pc.take(pa.array(DEVICES), pa.array(self.ev_dev)),
+            }
+        )
+        return web_events

@@ -17,7 +17,25 @@ TRUTH_TABLES = ("customers_truth", "future_order_items")
 
 @dataclass(frozen=True)
 class ShopConfig:
-    """Size, seed and time frame of the synthetic shop."""
+    """Size, seed, time frame and behaviour knobs of the synthetic shop.
+
+    The defaults are the standard shop; simulator.archetypes.ARCHETYPES holds small shops unlike
+    it (one-time buyers, a single product, no product data, no web events, short or old history).
+
+    * ``repeat_rate``: multiplier on how often customers buy again after their first order. Each
+      customer's repeat purchase rate is multiplied by it and the dropout probability after each
+      transaction becomes ``1 - (1 - p) ** (1 / repeat_rate)``, so a customer's lifetime in days
+      stays about the same and the number of orders in it scales with the knob. 0: nobody ever
+      orders twice (every customer drops out at the first order); 4: grocery-like repeat buying.
+    * ``popularity_concentration``: multiplier on the Zipf exponent (1.1) of product popularity
+      within a category. 0: all products of a category equally popular; 4+: the top product of
+      each category takes nearly all of its sales.
+    * ``products`` may be below the number of categories (even 1): the catalogue then covers
+      only some categories and purchases of the others go to the covered ones.
+    * ``with_products``: False writes no products table, and order lines, web events and the
+      truth's future order items carry a NULL product_id.
+    * ``with_events``: False writes no web_events table (and skips simulating the sessions).
+    """
 
     customers: int = 30_000
     products: int = 800
@@ -25,6 +43,10 @@ class ShopConfig:
     end_date: date = date(2026, 10, 31)  # last day of observed data (inclusive)
     history_days: int = 730  # observed period length
     future_days: int = 90  # truth window after end_date
+    repeat_rate: float = 1.0  # repeat buying multiplier; 0 = nobody orders twice
+    popularity_concentration: float = 1.0  # multiplier on the within-category Zipf exponent
+    with_products: bool = True  # False: no products table, NULL product ids
+    with_events: bool = True  # False: no web_events table
 
     @property
     def start_date(self) -> date:
@@ -192,5 +214,6 @@ FAVOURITE_REBUY = 0.25  # probability that an order line is one of the favourite
 POST_DROPOUT_BROWSE = 0.1  # browsing intensity after dropout relative to alive
 ANON_SHARE = 0.2  # share of anonymous sessions
 LAUNCH_SHARE = 0.2  # share of products launched during the observed period
+POPULARITY_EXPONENT = 1.1  # Zipf exponent of product popularity within a category
 DISCOUNT_RATES = np.array([0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.40, 0.50])
 DISCOUNT_RATE_P = np.array([0.20, 0.25, 0.15, 0.15, 0.08, 0.08, 0.05, 0.04])

@@ -180,7 +180,7 @@ def test_invalid_config(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         generate(ShopConfig(customers=0), tmp_path / "a", tmp_path / "b", progress=False)
     with pytest.raises(ValueError):
-        generate(ShopConfig(customers=10, products=5), tmp_path / "a", tmp_path / "b", False)
+        generate(ShopConfig(customers=10, products=0), tmp_path / "a", tmp_path / "b", False)
 
 
 def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
