@@ -1,16 +1,19 @@
 """Shared by tests/test_btyd.py and tests/test_clv.py: the true BG/NBD and Gamma-Gamma parameters,
 a BG/NBD model with given parameters, and the module-scoped `simulated` fixture (20,000 customers
-with known parameters, their next 365 days' orders and their spend).
+with known parameters, their next 365 days' orders and their spend). Also the true MBG/NBD and
+Pareto/NBD parameters and those models with given parameters (tests/test_btyd.py).
 """
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from ml.btyd import BetaGeoModel, simulate_bgnbd
+from ml.btyd import BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel, simulate_bgnbd
 
 TRUE_BG = {"r": 0.5, "alpha": 30.0, "a": 0.8, "b": 2.5}  # alpha in days
 TRUE_GG = {"p": 6.0, "q": 4.0, "v": 15.0}
+TRUE_MBG = {"r": 0.5, "alpha": 30.0, "a": 0.8, "b": 2.5}  # alpha in days
+TRUE_PNBD = {"r": 0.5, "alpha": 30.0, "s": 1.2, "beta": 150.0}  # alpha, beta in days
 HORIZON = 365
 N_CUSTOMERS = 20_000
 
@@ -19,6 +22,20 @@ def _model(r: float, alpha: float, a: float, b: float) -> BetaGeoModel:
     """A BG/NBD model with given parameters (no fit)."""
     model = BetaGeoModel()
     model.r_, model.alpha_, model.a_, model.b_ = r, alpha, a, b
+    return model
+
+
+def _mbg_model(r: float, alpha: float, a: float, b: float) -> ModifiedBetaGeoModel:
+    """An MBG/NBD model with given parameters (no fit)."""
+    model = ModifiedBetaGeoModel()
+    model.r_, model.alpha_, model.a_, model.b_ = r, alpha, a, b
+    return model
+
+
+def _pnbd_model(r: float, alpha: float, s: float, beta: float) -> ParetoNBDModel:
+    """A Pareto/NBD model with given parameters (no fit)."""
+    model = ParetoNBDModel()
+    model.r_, model.alpha_, model.s_, model.beta_ = r, alpha, s, beta
     return model
 
 

@@ -111,3 +111,17 @@ def _fit_log_params(
         if converged:
             break
     return best, best_converged
+
+
+def _require_repeat_purchases(x: np.ndarray, t_cap: np.ndarray, model: str) -> None:
+    """ValueError when the data cannot identify a purchase rate (no repeat purchase, no time)."""
+    if not np.any(x > 0):
+        raise ValueError(
+            f"cannot fit {model}: no customer has a repeat purchase (frequency is 0 everywhere), "
+            "so the purchase rate is not identified; need at least one customer with frequency > 0"
+        )
+    if not np.any(t_cap > 0):
+        raise ValueError(
+            f"cannot fit {model}: every customer has T = 0 (no time observed since the first "
+            "purchase); need at least one customer with T > 0 days"
+        )

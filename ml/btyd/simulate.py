@@ -1,4 +1,4 @@
-"""Simulated customers under the BG/NBD and Gamma-Gamma models (tests and benchmarks)."""
+"""Simulated customers under the BG/NBD, MBG/NBD, Pareto/NBD and Gamma-Gamma models (tests, benchmarks)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,40 @@ def simulate_bgnbd(
     days_to_next_purchase (days from T to the first purchase after T; NaN if none by
     T + future_days).
     """
+    return _simulate_beta_geometric(n, r, alpha, a, b, T, rng, future_days, drop_at_first=False)
+
+
+def simulate_mbgnbd(
+    n: int,
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    T: ArrayLike,
+    rng: np.random.Generator,
+    future_days: float = 0.0,
+) -> pd.DataFrame:
+    """Simulate the MBG/NBD process: as :func:`simulate_bgnbd`, plus a dropout chance at time 0.
+
+    The dropout coin (probability p ~ Beta(a, b)) is also tossed right after the first order, so
+    a customer can be gone (alive False) without any repeat purchase. Same columns as
+    :func:`simulate_bgnbd`.
+    """
+    return _simulate_beta_geometric(n, r, alpha, a, b, T, rng, future_days, drop_at_first=True)
+
+
+def _simulate_beta_geometric(
+    n: int,
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    T: ArrayLike,
+    rng: np.random.Generator,
+    future_days: float,
+    drop_at_first: bool,
+) -> pd.DataFrame:
+    """BG/NBD (drop_at_first False) or MBG/NBD (True); BG/NBD draws no extra random numbers."""
     if n <= 0:
         raise ValueError("n must be positive")
     if min(r, alpha, a, b) <= 0:
@@ -46,6 +80,10 @@ def simulate_bgnbd(
     next_purchase = np.full(n, np.nan)
     alive = np.ones(n, dtype=bool)
     active = np.arange(n)  # customers whose process has not ended inside the window
+    if drop_at_first:  # MBG/NBD: the coin right after the first order (time 0 <= T)
+        left = rng.random(n) < dropout
+        alive[left] = False
+        active = active[~left]
     while active.size:
         now[active] += rng.exponential(1.0 / rate[active])
         bought = now[active] <= end[active]
@@ -69,6 +107,56 @@ def simulate_bgnbd(
             "future_purchases": future,
             "alive": alive,
             "days_to_next_purchase": next_purchase,
+        }
+    )
+
+
+def simulate_pareto_nbd(
+    n: int,
+    r: float,
+    alpha: float,
+    s: float,
+    beta: float,
+    T: ArrayLike,
+    rng: np.random.Generator,
+    future_days: float = 0.0,
+) -> pd.DataFrame:
+    """Simulate the Pareto/NBD process for n customers, each observed for T days after a first order.
+
+    Each customer draws lambda ~ Gamma(r, rate alpha) and mu ~ Gamma(s, rate beta) and a lifetime
+    tau ~ Exponential(mu) from the first order; while alive (before tau) purchases are a Poisson
+    process with rate lambda. Same columns as :func:`simulate_bgnbd` (alive: tau > T). Drawn
+    without a per-purchase loop: the count in a window is Poisson, the last of N uniform times
+    is the window times U^(1/N), and the wait from T is exponential (memoryless).
+    """
+    if n <= 0:
+        raise ValueError("n must be positive")
+    if min(r, alpha, s, beta) <= 0:
+        raise ValueError("r, alpha, s, beta must be positive")
+    ages = np.broadcast_to(_as_array(T, "T"), (n,)).astype(float)
+    if np.any(~np.isfinite(ages)) or np.any(ages < 0) or future_days < 0:
+        raise ValueError("T and future_days must be finite and non-negative")
+    rate = rng.gamma(shape=r, scale=1.0 / alpha, size=n)
+    death_rate = np.maximum(rng.gamma(shape=s, scale=1.0 / beta, size=n), 1e-300)
+    lifetime = rng.exponential(1.0 / death_rate)
+
+    observed = np.minimum(lifetime, ages)  # alive part of (0, T]
+    frequency = rng.poisson(rate * observed)
+    last = observed * rng.random(n) ** (1.0 / np.maximum(frequency, 1))
+    recency = np.where(frequency > 0, last, 0.0)
+
+    ahead = np.clip(np.minimum(lifetime, ages + future_days) - ages, 0.0, None)
+    wait = rng.exponential(1.0 / np.maximum(rate, 1e-300))
+    bought = wait <= ahead
+    future = np.where(bought, 1 + rng.poisson(rate * np.maximum(ahead - wait, 0.0)), 0)
+    return pd.DataFrame(
+        {
+            "frequency": frequency.astype(np.int64),
+            "recency": recency,
+            "T": ages,
+            "future_purchases": future.astype(np.int64),
+            "alive": lifetime > ages,
+            "days_to_next_purchase": np.where(bought, wait, np.nan),
         }
     )
 
