@@ -189,6 +189,11 @@ class Config(_Strict):
     timezone: str = "UTC"
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
     first_day: date = Field(description="the first daily partition; older rows are quarantined")
+    last_day: date | None = Field(
+        default=None,
+        description="the last daily partition of a log that has ended (a public or archived "
+        "data set); later rows are quarantined. Default: none, the calendar runs through today",
+    )
     sources: dict[str, Source]
     models: Models = Models()
     synthetic: Synthetic | None = None
@@ -223,6 +228,15 @@ class Config(_Strict):
                     f"{', '.join(CANONICAL_COLUMNS[table])}"
                 )
         return value
+
+    @model_validator(mode="after")
+    def _days_in_order(self) -> Config:
+        if self.last_day is not None and self.last_day < self.first_day:
+            raise ValueError(
+                f"last_day {self.last_day} is before first_day {self.first_day}: expected "
+                "first_day <= last_day"
+            )
+        return self
 
     @model_validator(mode="after")
     def _amount_or_price(self) -> Config:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 
@@ -107,10 +107,15 @@ def load_source(
             f"when {ts} > now()::timestamp + interval 1 day then '{spec.timestamp} in the "
             f"future: ' || cast({ts} as varchar)"
         )
-        day = (
-            f"case when {ts} >= $first_day and {ts} <= now()::timestamp + interval 1 day "
-            f"then cast({ts} as date) end"
-        )
+        in_calendar = f"{ts} >= $first_day and {ts} <= now()::timestamp + interval 1 day"
+        if config.last_day is not None:
+            params["after_last_day"] = config.last_day + timedelta(days=1)
+            day_rules += (
+                f"\nwhen {ts} >= $after_last_day then '{spec.timestamp} after last_day ' "
+                f"|| cast($after_last_day - 1 as varchar) || ': ' || cast({ts} as varchar)"
+            )
+            in_calendar += f" and {ts} < $after_last_day"
+        day = f"case when {in_calendar} then cast({ts} as date) end"
     # Canonical values the platform derives: returns (negative quantity or amount, or an order
     # id with the configured prefix) get status 'refund'; a missing currency is the source's.
     replaced = []

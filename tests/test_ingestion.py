@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from landing import ConfigError, SourceError, load_config, load_source, reconcile
+from orchestration.defs.partitions import daily_partitions
 
 HEADER = "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n"
 FUTURE = (datetime.now() + timedelta(days=30)).strftime("%Y-%m-%d %H:%M:%S")
@@ -127,6 +128,24 @@ def test_every_line_is_loaded_or_quarantined_with_file_line_and_reason(conn, ret
     assert reconcile(conn, "order_lines") == []
 
 
+def test_a_log_that_has_ended_quarantines_rows_after_its_last_day(conn, tmp_path):
+    _write_lines(tmp_path / "landing" / "export.csv", [text for _, text, _ in LINES])
+    path = _config(tmp_path)
+    path.write_text(path.read_text() + "last_day: 2010-12-01\n")
+    config = load_config(path)
+    report = load_source(conn, config, "order_lines")
+    assert report.rows_read == report.rows_loaded + report.rows_quarantined
+    reasons = dict(conn.execute("select row_number, reason from raw.quarantine").fetchall())
+    # Line 6 (2010-12-02) is after the log's last day; lines of 2010-12-01 still load.
+    assert reasons[6] == "ordered_at after last_day 2010-12-01: 2010-12-02 10:40:00"
+    loaded = {row for (row,) in conn.execute("select _row_number from raw.order_lines").fetchall()}
+    assert {2, 5} <= loaded and not loaded & {6, 7}
+    assert reconcile(conn, "order_lines") == []
+    # The calendar ends there too: no partitions for the years since.
+    keys = daily_partitions(config).get_partition_keys()
+    assert keys[0] == "2010-01-01" and keys[-1] == "2010-12-01"
+
+
 def test_values_are_typed_and_missing_customers_kept_for_revenue(conn, retail):
     load_source(conn, retail, "order_lines")
     rows = conn.execute(
@@ -237,6 +256,7 @@ def test_reconciliation_reports_rows_that_went_missing(conn, retail):
         ({"sources": {"orders": {"path": "x.csv"}}}, "unknown source 'orders'"),
         ({"timezone": "Mars/Olympus"}, "timezone: expected an IANA time zone"),
         ({"first_day": "last tuesday"}, "first_day:"),
+        ({"last_day": "2009-12-31"}, "last_day 2009-12-31 is before first_day 2010-01-01"),
         ({"colour": "blue"}, "colour: unknown key"),
     ],
 )

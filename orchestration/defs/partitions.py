@@ -18,7 +18,14 @@ PARTITION_TAG = "dagster/partition"
 
 def daily_partitions(config: Config) -> dg.DailyPartitionsDefinition:
     """One partition per day of the shop's calendar, from the config's first_day through today
-    (an order placed this morning belongs to today's partition, refreshed again tomorrow)."""
+    (an order placed this morning belongs to today's partition, refreshed again tomorrow), or
+    through `last_day` for a log that has ended (no partitions for the empty years since)."""
+    if config.last_day is not None:
+        return dg.DailyPartitionsDefinition(
+            start_date=config.first_day.isoformat(),
+            end_date=(config.last_day + timedelta(days=1)).isoformat(),  # exclusive
+            timezone=config.timezone,
+        )
     return dg.DailyPartitionsDefinition(
         start_date=config.first_day.isoformat(), timezone=config.timezone, end_offset=1
     )
