@@ -35,20 +35,42 @@ from ml.recommenders import (
 log = logging.getLogger(__name__)
 
 # Interaction columns of customer_product_interactions, and the holdout split's equivalents.
-FULL_HISTORY = {"purchases": "purchases", "add_to_carts": "add_to_carts", "views": "views"}
+# The decayed purchase counts (read by tifu_knn) are measured back from the data's last day, and
+# for the holdout split from the day before the holdout start.
+FULL_HISTORY = {
+    "purchases": "purchases",
+    "add_to_carts": "add_to_carts",
+    "views": "views",
+    "decayed_purchases": "decayed_purchases",
+}
 BEFORE_HOLDOUT = {
     "purchases": "purchases_before_holdout",
     "add_to_carts": "add_to_carts_before_holdout",
     "views": "views_before_holdout",
+    "decayed_purchases": "decayed_purchases_before_holdout",
 }
+# Columns the recommenders can do without (tables built before they existed, hand-made frames):
+# without decayed purchases, tifu_knn uses the plain purchase counts.
+OPTIONAL = frozenset({"decayed_purchases"})
+
+
+def recommender_input(interactions: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
+    """customer_id, product_id and the `columns` (recommender name: table column) under the
+    recommenders' names; an OPTIONAL column missing from the table is left out."""
+    present = {
+        name: column
+        for name, column in columns.items()
+        if name not in OPTIONAL or column in interactions.columns
+    }
+    return interactions[["customer_id", "product_id", *present.values()]].rename(
+        columns={column: name for name, column in present.items()}
+    )
 
 
 def holdout_split(interactions: pd.DataFrame) -> tuple[pd.DataFrame, dict[object, set[object]]]:
     """Training interactions before the holdout and, per customer with history, what they bought in it."""
-    train = interactions[["customer_id", "product_id", *BEFORE_HOLDOUT.values()]].rename(
-        columns={v: k for k, v in BEFORE_HOLDOUT.items()}
-    )
-    train = train[(train[list(BEFORE_HOLDOUT)] > 0).any(axis=1)]
+    train = recommender_input(interactions, BEFORE_HOLDOUT)
+    train = train[(train.drop(columns=["customer_id", "product_id"]) > 0).any(axis=1)]
     warm = set(train["customer_id"])
     bought = interactions[
         (interactions["purchases_in_holdout"] > 0) & interactions["customer_id"].isin(warm)
@@ -180,7 +202,7 @@ class RecommenderModel(CustomerModel):
                 current["evaluation_model"], truth, k, len(train["product_id"].unique())
             )
         model = build_recommender(chosen, filter_bought).fit(
-            interactions[["customer_id", "product_id", *FULL_HISTORY.values()]]
+            recommender_input(interactions, FULL_HISTORY)
         )
         metric = f"ndcg_at_{k}"
         ordered = {chosen: evaluation[chosen]} | {

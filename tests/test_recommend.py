@@ -15,7 +15,7 @@ from ml import recommend, recommenders
 from ml.metrics import catalogue_coverage
 
 COLUMNS = ["customer_id", "product_id", "purchases", "add_to_carts", "views"]
-LEARNED = [recommenders.ITEM_KNN, recommenders.EASE, recommenders.ALS]
+LEARNED = [recommenders.ITEM_KNN, recommenders.TIFU_KNN, recommenders.EASE, recommenders.ALS]
 
 
 def _structured(n_customers: int = 400, seed: int = 0) -> pd.DataFrame:
@@ -157,6 +157,130 @@ def test_build_recommender_knows_every_candidate():
         recommenders.build_recommender("deep_learning")
 
 
+# --- tifu_knn: time-decayed own purchases and similar customers' ---------------------------------
+
+TIFU_COLUMNS = [*COLUMNS, "decayed_purchases"]
+
+
+def _tifu_shop() -> pd.DataFrame:
+    """Hand-made, with known TIFU-kNN scores.
+
+    * "regular" bought X once, recently (decayed 1.0), and Y three times long ago (0.05 in all);
+    * n1-n5 bought A, B and Z; "target" bought A and B, never Z;
+    * o1-o6 bought C and D (more popular than Z, unrelated to target);
+    * "browser" only viewed A.
+    """
+    rows = [("regular", "X", 1, 0, 0, 1.0), ("regular", "Y", 3, 0, 0, 0.05)]
+    for n in range(1, 6):
+        rows += [(f"n{n}", product, 1, 0, 0, 1.0) for product in "ABZ"]
+    rows += [("target", "A", 1, 0, 0, 1.0), ("target", "B", 1, 0, 0, 1.0)]
+    for o in range(1, 7):
+        rows += [(f"o{o}", product, 1, 0, 0, 1.0) for product in "CD"]
+    rows.append(("browser", "A", 0, 0, 1, 0.0))
+    return pd.DataFrame(rows, columns=TIFU_COLUMNS)
+
+
+def _ranked(recs: pd.DataFrame, customer: str) -> list:
+    return list(recs[recs["customer_id"] == customer].sort_values("rank")["product_id"])
+
+
+def test_tifu_knn_ranks_a_recent_purchase_above_frequent_old_ones():
+    shop = _tifu_shop()
+    recs = recommenders.TIFUKNNRecommender().fit(shop).recommend(["regular"], 2)
+    assert _ranked(recs, "regular") == ["X", "Y"]  # no neighbour: only X and Y, own vector
+    assert set(recs["model"]) == {recommenders.TIFU_KNN}
+    # Without the decayed column it falls back to purchase counts: Y (3 orders) first.
+    plain = recommenders.TIFUKNNRecommender().fit(shop.drop(columns="decayed_purchases"))
+    assert _ranked(plain.recommend(["regular"], 2), "regular") == ["Y", "X"]
+    assert plain.decayed_.toarray().tolist() == plain.purchases_.toarray().tolist()
+
+
+def test_tifu_knn_recommends_what_the_neighbours_buy():
+    model = recommenders.TIFUKNNRecommender(n_neighbors=50, alpha=0.7).fit(_tifu_shop())
+    assert model.n_neighbors_ == 12  # 13 customers with purchases (not browser), minus self
+    target = model.customers_.get_loc("target")
+    neighbours = model.customers_[model.neighbours_[target].indices]
+    assert sorted(neighbours) == [f"n{n}" for n in range(1, 6)]  # o*: nothing in common
+    recs = model.recommend(["target"], 4)
+    assert _ranked(recs, "target")[:3] in (["A", "B", "Z"], ["B", "A", "Z"])
+    scores = recs.set_index("product_id")["score"]
+    # own (A, B) / sqrt(2) weighted 0.7; the neighbours' mean (A, B, Z) / sqrt(3) weighted 0.3
+    assert scores["Z"] == pytest.approx(0.3 / np.sqrt(3), rel=1e-5)
+    assert scores["A"] == pytest.approx(0.7 / np.sqrt(2) + 0.3 / np.sqrt(3), rel=1e-5)
+    assert recs.iloc[3]["model"] == recommenders.POPULARITY  # the top-up
+    filtered = recommenders.TIFUKNNRecommender(filter_already_bought=True).fit(_tifu_shop())
+    first = _first(filtered.recommend(["target"], 3), "target")
+    assert first["product_id"] == "Z" and first["model"] == recommenders.TIFU_KNN
+    # With alpha = 1 only the own vector counts: Z is not scored, popularity tops up.
+    own_only = recommenders.TIFUKNNRecommender(alpha=1.0).fit(_tifu_shop())
+    recs = own_only.recommend(["target"], 3)
+    assert list(recs["model"]) == [recommenders.TIFU_KNN] * 2 + [recommenders.POPULARITY]
+    assert recs.iloc[2]["product_id"] in ("C", "D")  # the most popular, not Z
+
+
+def test_tifu_knn_customers_without_purchases_get_popularity():
+    model = recommenders.TIFUKNNRecommender().fit(_tifu_shop())
+    assert "browser" in model.customers_  # known (a view) but no purchase
+    recs = model.recommend(["browser", "stranger"], 3)
+    assert set(recs["model"]) == {recommenders.POPULARITY}
+    assert (
+        _ranked(recs, "browser") == _ranked(recs, "stranger") == list(model.popularity_.index[:3])
+    )
+    browser = model.customers_.get_loc("browser")
+    assert model.neighbours_[browser].nnz == 0 and model.neighbours_[:, browser].nnz == 0
+
+
+def test_tifu_knn_on_degenerate_frames():
+    one = pd.DataFrame([("only", "X", 2, 0, 0, 0.5)], columns=TIFU_COLUMNS)
+    model = recommenders.TIFUKNNRecommender().fit(one)
+    assert model.n_neighbors_ == 0
+    recs = model.recommend(["only", "stranger"], 5)
+    assert list(recs["product_id"]) == ["X", "X"]
+    assert list(recs["model"]) == [recommenders.TIFU_KNN, recommenders.POPULARITY]
+    two = pd.DataFrame([("a", "X", 1, 0, 0, 1.0), ("b", "X", 1, 0, 0, 0.2)], columns=TIFU_COLUMNS)
+    model = recommenders.TIFUKNNRecommender(n_neighbors=50).fit(two)
+    assert model.n_neighbors_ == 1
+    assert model.neighbours_.toarray().tolist() == [[0.0, 1.0], [1.0, 0.0]]
+    recs = model.recommend(["a", "b"], 3)
+    assert list(recs["product_id"]) == ["X", "X"] and set(recs["model"]) == {"tifu_knn"}
+    only_views = pd.DataFrame(
+        [("a", "X", 0, 0, 3, 0.0), ("b", "Y", 0, 1, 0, 0.0)], columns=TIFU_COLUMNS
+    )
+    recs = recommenders.TIFUKNNRecommender().fit(only_views).recommend(["a", "b"], 2)
+    assert set(recs["model"]) == {recommenders.POPULARITY} and len(recs) == 4
+    with pytest.raises(ValueError, match="alpha"):
+        recommenders.TIFUKNNRecommender(alpha=1.5).fit(one)
+    with pytest.raises(ValueError, match="n_neighbors"):
+        recommenders.TIFUKNNRecommender(n_neighbors=-1).fit(one)
+
+
+@pytest.mark.parametrize("n_neighbors", [1, 20, 3_000])
+def test_tifu_knn_finds_the_most_similar_customers(n_neighbors):
+    # 2,600 customers: more than the columns _nearest samples for its bound (2,048), and chunks
+    # of several customers. The neighbours must be the exact top n by cosine similarity.
+    rng = np.random.default_rng(3)
+    n_customers, n_products = 2_600, 120
+    customers = rng.integers(0, n_customers, 12_000)
+    products = rng.zipf(1.3, len(customers)) % n_products
+    data = pd.DataFrame({"customer_id": customers, "product_id": products})
+    data = data.drop_duplicates(ignore_index=True)
+    data["purchases"], data["add_to_carts"], data["views"] = 1, 0, 0
+    data["decayed_purchases"] = rng.uniform(0.01, 1.0, len(data)).round(2)
+    model = recommenders.TIFUKNNRecommender(n_neighbors=n_neighbors).fit(data)
+    vectors = model.vectors_.toarray().astype(np.float64)
+    similarity = vectors @ vectors.T
+    np.fill_diagonal(similarity, -np.inf)
+    k = model.n_neighbors_
+    assert k == min(n_neighbors, model.customers_.size - 1)
+    for row in rng.choice(model.customers_.size, 300, replace=False):
+        found = model.neighbours_[row].indices
+        best = np.sort(similarity[row])[::-1][:k]
+        best = best[best > 0]
+        assert len(found) == len(best), row
+        assert np.allclose(np.sort(similarity[row, found])[::-1], best, atol=1e-5), row
+        assert np.allclose(model.neighbours_[row].data, 1 / len(found))
+
+
 # --- evaluation and selection ------------------------------------------------------------------
 
 
@@ -237,6 +361,31 @@ def test_evaluate_candidates_hands_back_the_models_it_evaluated(holdout_table, e
         assert "LEAK" not in set(model.products_), name  # fitted before the holdout
         metrics = recommend.evaluate_fitted(model, truth, 5, n_products)
         assert metrics["ndcg_at_5"] == pytest.approx(evaluation[name]["ndcg_at_5"]), name
+
+
+def test_evaluate_candidates_fits_tifu_knn_on_the_decayed_counts_before_the_holdout(
+    holdout_table,
+):
+    data = holdout_table.copy()
+    data["decayed_purchases_before_holdout"] = 0.5 * data["purchases_before_holdout"]
+    data["decayed_purchases"] = 7.0  # full history: must not reach the evaluation
+    train, truth = recommend.holdout_split(data)
+    assert (train["decayed_purchases"] == 0.5 * train["purchases"]).all()
+    fitted: dict = {}
+    names = [recommenders.POPULARITY, recommenders.TIFU_KNN]
+    evaluation = recommend.evaluate_candidates(data, k=5, candidates=names, fitted=fitted)
+    assert set(evaluation) == set(names)
+    tifu = evaluation[recommenders.TIFU_KNN]
+    assert tifu["customers_evaluated"] == len(truth)
+    assert tifu["ndcg_at_5"] > evaluation[recommenders.POPULARITY]["ndcg_at_5"]
+    model = fitted[recommenders.TIFU_KNN]
+    assert np.allclose(model.decayed_.toarray(), 0.5 * model.purchases_.toarray())
+    # The final fit reads the full-history column; tables without decayed columns still work.
+    full = recommend.recommender_input(data, recommend.FULL_HISTORY)
+    assert list(full.columns) == ["customer_id", "product_id", *recommend.FULL_HISTORY]
+    assert (full["decayed_purchases"] == 7.0).all()
+    old = recommend.recommender_input(holdout_table, recommend.FULL_HISTORY)
+    assert "decayed_purchases" not in old and "purchases" in old
 
 
 def test_learned_models_beat_popularity_and_one_is_selected(evaluation):

@@ -1,7 +1,7 @@
 """Candidate product recommenders behind one interface (evaluated and chosen in ml.recommend).
 
 Every candidate learns from the same weighted customer x product matrix (purchases, add-to-carts
-and views) and ranks the whole catalogue for each known customer; customers without history, and
+and views; tifu_knn from time-decayed purchase counts) and ranks the whole catalogue for each known customer; customers without history, and
 known customers with fewer positive-scored products than asked for, get the most-bought products.
 The shared part (matrices, ranking, fallback) is `Recommender` in ml/recommenders/base.py; the
 candidates, their registry `CANDIDATES` and `build_recommender` are in candidates.py.
@@ -16,6 +16,7 @@ from ml.recommenders.base import (
     ITEM_KNN,
     POPULARITY,
     REPEAT,
+    TIFU_KNN,
     CatalogueTooLargeError,
     Recommender,
 )
@@ -26,6 +27,7 @@ from ml.recommenders.candidates import (
     ItemKNNRecommender,
     PopularityRecommender,
     RepeatRecommender,
+    TIFUKNNRecommender,
     build_recommender,
 )
 
@@ -36,6 +38,7 @@ __all__ = [
     "ITEM_KNN",
     "POPULARITY",
     "REPEAT",
+    "TIFU_KNN",
     "ALSRecommender",
     "CatalogueTooLargeError",
     "EASERecommender",
@@ -43,5 +46,6 @@ __all__ = [
     "PopularityRecommender",
     "Recommender",
     "RepeatRecommender",
+    "TIFUKNNRecommender",
     "build_recommender",
 ]

@@ -15,6 +15,10 @@ REPEAT = "repeat"
 ITEM_KNN = "item_knn"
 EASE = "ease"
 ALS = "als"
+TIFU_KNN = "tifu_knn"
+
+# The optional interactions column of time-decayed purchase counts (`decayed_`).
+DECAYED = "decayed_purchases"
 
 # Customers scored at a time (dense scores over the catalogue), capped so that a chunk holds at
 # most MAX_CHUNK_CELLS scores whatever the catalogue size.
@@ -56,10 +60,12 @@ def _top_m(scores: np.ndarray, m: int) -> np.ndarray:
 class Recommender(BaseEstimator):
     """Shared part of every candidate: the matrices, popularity, ranking and fallback.
 
-    `fit(interactions)` takes customer_id, product_id, purchases, add_to_carts, views and builds
-    `user_items_` (weight = purchase_weight*purchases + cart_weight*add_to_carts +
-    view_weight*views), `purchases_` (purchase counts), `bought_` (0/1) and `popularity_`
-    (distinct buyers per product, most bought first). Subclasses implement `_fit()` and
+    `fit(interactions)` takes customer_id, product_id, purchases, add_to_carts, views and,
+    optionally, decayed_purchases (time-decayed purchase counts), and builds `user_items_`
+    (weight = purchase_weight*purchases + cart_weight*add_to_carts + view_weight*views),
+    `purchases_` (purchase counts), `decayed_` (decayed_purchases, or the purchase counts when
+    the frame has no such column), `bought_` (0/1) and `popularity_` (distinct buyers per
+    product, most bought first). Subclasses implement `_fit()` and
     `_score(rows)`: dense scores over the catalogue (columns of `products_`) for those rows of
     `customers_`. Scores <= 0 count as "no opinion" and are filled from popularity.
     """
@@ -81,7 +87,8 @@ class Recommender(BaseEstimator):
     # --- fitting ---------------------------------------------------------------------------
 
     def fit(self, interactions: pd.DataFrame, y: None = None) -> Recommender:
-        """`interactions`: customer_id, product_id, purchases, add_to_carts, views."""
+        """`interactions`: customer_id, product_id, purchases, add_to_carts, views and
+        optionally decayed_purchases."""
         self._build_matrices(interactions)
         self._fit()
         return self
@@ -95,7 +102,8 @@ class Recommender(BaseEstimator):
         keep = weight > 0
         if not keep.any():
             raise ValueError("No interaction with a positive weight to fit the recommender on")
-        frame = interactions.loc[keep, ["customer_id", "product_id", "purchases"]]
+        columns = ["customer_id", "product_id", "purchases"]
+        frame = interactions.loc[keep, [*columns, DECAYED] if DECAYED in interactions else columns]
         self.customers_ = _index(frame["customer_id"].to_numpy())
         self.products_ = _index(frame["product_id"].to_numpy())
         rows = self.customers_.get_indexer(frame["customer_id"])
@@ -103,16 +111,29 @@ class Recommender(BaseEstimator):
         shape = (len(self.customers_), len(self.products_))
         self.user_items_ = csr_matrix((weight[keep], (rows, cols)), shape=shape, dtype=np.float32)
         self.user_items_.sum_duplicates()
-        purchases = frame["purchases"].to_numpy(dtype=np.float32).clip(min=0)
-        self.purchases_ = csr_matrix((purchases, (rows, cols)), shape=shape, dtype=np.float32)
-        self.purchases_.sum_duplicates()
-        self.purchases_.eliminate_zeros()
+        self.purchases_ = self._sparse(frame["purchases"], rows, cols, shape)
+        self.decayed_ = (
+            self._sparse(frame[DECAYED], rows, cols, shape)
+            if DECAYED in frame
+            else self.purchases_.copy()
+        )
         self.bought_ = self.purchases_.copy()
         self.bought_.data[:] = 1.0
         buyers_per_product = np.asarray(self.bought_.sum(axis=0)).ravel().astype(np.int64)
         self.popularity_ = pd.Series(buyers_per_product, index=self.products_).sort_values(
             ascending=False, kind="stable"
         )
+
+    @staticmethod
+    def _sparse(
+        values: pd.Series, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]
+    ) -> csr_matrix:
+        """Non-negative values as a customers x products CSR matrix without explicit zeros."""
+        data = np.nan_to_num(values.to_numpy(dtype=np.float32), nan=0.0).clip(min=0)
+        matrix = csr_matrix((data, (rows, cols)), shape=shape, dtype=np.float32)
+        matrix.sum_duplicates()
+        matrix.eliminate_zeros()
+        return matrix
 
     def _fit(self) -> None:
         """Learn from `user_items_` / `purchases_` (set by `fit`)."""

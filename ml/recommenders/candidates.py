@@ -7,14 +7,17 @@ import scipy.linalg
 from implicit.als import AlternatingLeastSquares
 from implicit.nearest_neighbours import ItemItemRecommender, bm25_weight, normalize
 from scipy.sparse import csr_matrix
+from sklearn.preprocessing import normalize as normalize_rows
 from threadpoolctl import threadpool_limits
 
 from ml.recommenders.base import (
     ALS,
     EASE,
     ITEM_KNN,
+    MAX_CHUNK_CELLS,
     POPULARITY,
     REPEAT,
+    TIFU_KNN,
     CatalogueTooLargeError,
     Recommender,
 )
@@ -199,11 +202,116 @@ class ALSRecommender(Recommender):
         return self.user_factors_[rows] @ self.item_factors_.T
 
 
+def _nearest(similarity: np.ndarray, k: int, sample: int = 2_048) -> tuple[np.ndarray, np.ndarray]:
+    """(row, column) of the up to k highest positive similarities in each row (0 < k < columns).
+
+    Faster than an argpartition of every row: the k-th highest of `sample` evenly spaced columns
+    is a lower bound of the row's k-th highest, so only the columns at or above it (a few per
+    cent) are partitioned. Which of several tied columns is kept depends only on the values.
+    """
+    n_rows, n_columns = similarity.shape
+    bound = np.full(n_rows, np.finfo(similarity.dtype).tiny, dtype=similarity.dtype)  # > 0
+    if k < sample < n_columns:
+        spaced = similarity[:, np.linspace(0, n_columns - 1, sample).astype(np.int64)]
+        bound = np.maximum(bound, np.partition(spaced, sample - k, axis=1)[:, sample - k])
+    flat = np.flatnonzero(similarity >= bound[:, None])
+    row, column = np.divmod(flat, n_columns)  # row-major: rows ascending
+    count = np.bincount(row, minlength=n_rows)
+    if not len(row) or count.max() <= k:
+        return row, column
+    # Candidates left-aligned in a rows x width array padded with -inf; keep the k highest.
+    width = int(count.max())
+    slot = np.arange(len(row)) - (np.cumsum(count) - count)[row]
+    values = np.full((n_rows, width), -np.inf, dtype=similarity.dtype)
+    values[row, slot] = similarity[row, column]
+    candidates = np.zeros((n_rows, width), dtype=np.int64)
+    candidates[row, slot] = column
+    top = np.argpartition(values, width - k, axis=1)[:, width - k :]
+    kept_row, kept_slot = np.nonzero(np.take_along_axis(values, top, axis=1) >= bound[:, None])
+    return kept_row, candidates[kept_row, top[kept_row, kept_slot]]
+
+
+class TIFUKNNRecommender(Recommender):
+    """Next-basket recommendation in the spirit of TIFU-kNN (Hu et al., SIGIR 2020, "Modeling
+    Personalized Item Frequency Information for Next-basket Recommendation").
+
+    Each customer is their vector of time-decayed purchase counts (`decayed_`: every order
+    weighs 0.5 ** (age / half life), computed in customer_product_interactions; plain purchase
+    counts when the frame has no decayed_purchases column), scaled to unit length so that a
+    heavy buyer does not outweigh the others. The neighbours of a customer are the
+    `n_neighbors` other customers with purchases whose vectors have the highest cosine
+    similarity (> 0: at least one product in common) to theirs, and
+
+        score = alpha * own vector + (1 - alpha) * mean of the neighbours' vectors,
+
+    so a customer's own recent purchases rank first (repeat buying), then what similar
+    customers bought recently. Customers without purchases (views or carts only) have no
+    vector and no neighbours: they get popularity, as cold-start customers do. (The weights of
+    purchases, add-to-carts and views only decide which customers are known.)
+
+    The similarities are computed `MAX_CHUNK_CELLS` at a time (sparse products of a batch of
+    customers with all of them), so memory stays flat whatever the number of customers; time
+    grows with customers² (100,000 random customers x 5,000 products: 75 s to fit, 20 s to
+    recommend to all, 650 MB peak, on 2 shared cores; 30,000 x 800: about 13 s to fit).
+    `neighbours_` (customers x customers, 1 / number of neighbours at each neighbour) and
+    `n_neighbors_` (n_neighbors clamped to the customers with purchases minus one) are kept.
+    """
+
+    name = TIFU_KNN
+
+    def __init__(
+        self,
+        n_neighbors: int = 50,
+        alpha: float = 0.7,
+        purchase_weight: float = 5.0,
+        cart_weight: float = 2.0,
+        view_weight: float = 1.0,
+        filter_already_bought: bool = False,
+    ) -> None:
+        super().__init__(purchase_weight, cart_weight, view_weight, filter_already_bought)
+        self.n_neighbors = n_neighbors
+        self.alpha = alpha
+
+    def _fit(self) -> None:
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"alpha must be between 0 and 1, not {self.alpha!r}")
+        if int(self.n_neighbors) != self.n_neighbors or self.n_neighbors < 0:
+            raise ValueError(f"n_neighbors must be a whole number >= 0, not {self.n_neighbors!r}")
+        self.vectors_ = csr_matrix(normalize_rows(self.decayed_, norm="l2"), dtype=np.float32)
+        buyers = np.flatnonzero(np.diff(self.vectors_.indptr) > 0)
+        self.n_neighbors_ = int(max(0, min(int(self.n_neighbors), len(buyers) - 1)))
+        rows, columns = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+        if self.n_neighbors_ > 0:
+            matrix = self.vectors_[buyers]
+            transposed = matrix.T.tocsr()
+            chunk = max(1, MAX_CHUNK_CELLS // len(buyers))
+            for start in range(0, len(buyers), chunk):
+                stop = min(start + chunk, len(buyers))
+                similarity = (matrix[start:stop] @ transposed).toarray()
+                similarity[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # self
+                row, column = _nearest(similarity, self.n_neighbors_)
+                rows.append(buyers[start + row])
+                columns.append(buyers[column])
+        row, column = np.concatenate(rows), np.concatenate(columns)
+        count = np.bincount(row, minlength=self.vectors_.shape[0])
+        self.neighbours_ = csr_matrix(
+            (1.0 / count[row], (row, column)),
+            shape=(self.vectors_.shape[0],) * 2,
+            dtype=np.float32,
+        )
+
+    def _score(self, rows: np.ndarray) -> np.ndarray:
+        own = self.vectors_[rows].toarray()
+        neighbours = (self.neighbours_[rows] @ self.vectors_).toarray()
+        return self.alpha * own + (1.0 - self.alpha) * neighbours
+
+
 # Registry, in order of simplicity: select_candidate breaks NDCG ties towards the front.
 CANDIDATES: dict[str, type[Recommender]] = {
     POPULARITY: PopularityRecommender,
     REPEAT: RepeatRecommender,
     ITEM_KNN: ItemKNNRecommender,
+    TIFU_KNN: TIFUKNNRecommender,
     EASE: EASERecommender,
     ALS: ALSRecommender,
 }

@@ -1,5 +1,13 @@
 {#- What each known customer did with each product: purchases, views and add-to-carts, in total and
-    split at the recommender's holdout start (the last recommender_holdout_days days). -#}
+    split at the recommender's holdout start (the last recommender_holdout_days days), plus
+    time-decayed purchases: each order weighs 0.5 ** (age in days / recommender_decay_half_life_days). -#}
+{%- set half_life = var('recommender_decay_half_life_days') | float -%}
+{%- if half_life <= 0 %}
+    {{ exceptions.raise_compiler_error(
+        "recommender_decay_half_life_days must be positive, got " ~ var('recommender_decay_half_life_days')
+    ) }}
+{%- endif %}
+
 with items as (
     select * from {{ ref('fct_order_items') }}
     where is_purchase and customer_id is not null and product_id is not null
@@ -17,10 +25,42 @@ events as (
 
 holdout as (
     select
+        data_last_day,
         cast(data_last_day - {{ var('recommender_holdout_days') | int }} + 1 as date)
             as holdout_start_date
     from {{ ref('int_as_of_dates') }}
     where snapshot_index = 0
+),
+
+-- One row per order with the product (an order can list a product on several lines).
+product_orders as (
+    select distinct
+        customer_id,
+        product_id,
+        order_id,
+        order_date
+    from items
+),
+
+-- Age in days of each order: from the data's last day, and from the day before the holdout start.
+decayed as (
+    select
+        product_orders.customer_id,
+        product_orders.product_id,
+        sum(
+            exp(-ln(2) * date_diff('day', product_orders.order_date, holdout.data_last_day) / {{ half_life }})
+        ) as decayed_purchases,
+        sum(
+            exp(
+                -ln(2)
+                * date_diff('day', product_orders.order_date, holdout.holdout_start_date - 1)
+                / {{ half_life }}
+            )
+        ) filter (where product_orders.order_date < holdout.holdout_start_date)
+            as decayed_purchases_before_holdout
+    from product_orders
+    cross join holdout
+    group by product_orders.customer_id, product_orders.product_id
 ),
 
 purchases as (
@@ -72,11 +112,16 @@ final as (
         coalesce(purchases.purchases_before_holdout, 0) as purchases_before_holdout,
         coalesce(browsing.views_before_holdout, 0) as views_before_holdout,
         coalesce(browsing.add_to_carts_before_holdout, 0) as add_to_carts_before_holdout,
-        coalesce(purchases.purchases_in_holdout, 0) as purchases_in_holdout
+        coalesce(purchases.purchases_in_holdout, 0) as purchases_in_holdout,
+        coalesce(decayed.decayed_purchases, 0) as decayed_purchases,
+        coalesce(decayed.decayed_purchases_before_holdout, 0) as decayed_purchases_before_holdout
     from purchases
     full outer join browsing
         on purchases.customer_id = browsing.customer_id
             and purchases.product_id = browsing.product_id
+    left join decayed
+        on purchases.customer_id = decayed.customer_id
+            and purchases.product_id = decayed.product_id
     cross join holdout
 )
 
