@@ -1,13 +1,15 @@
 """Customer lifetime value for the platform: expected orders and revenue per customer.
 
-:class:`CustomerValueModel` combines the BG/NBD model of orders and the Gamma-Gamma model of
-order value (the "buy till you die" estimators in :mod:`ml.btyd`, where the maths is
-documented) on a per-customer summary built from the platform's features by
-:func:`summary_from_features`; :func:`naive_rate_baseline` is what it is compared with, by
-:func:`value_metrics`. Durations are in days, amounts in the shop's currency.
+:class:`CustomerValueModel` combines an order-count model -- BG/NBD, MBG/NBD or Pareto/NBD, the
+"buy till you die" estimators in :mod:`ml.btyd`, where the maths is documented -- with the
+Gamma-Gamma model of order value, on a per-customer summary built from the platform's features
+by :func:`summary_from_features`. :class:`HistoricalRateModel` ("each customer keeps their
+historical rate") is the baseline, and a legitimate model when it predicts best.
+:class:`CustomerValue` fits every variant and the baseline as of the latest labelled cutoff and
+chooses by revenue error on the horizon after it (:func:`value_metrics`). Durations are in days,
+amounts in the shop's currency.
 
-CLV over a horizon = expected orders (BG/NBD) * expected average order value (Gamma-Gamma),
-undiscounted.
+CLV over a horizon = expected orders x expected average order value, undiscounted.
 """
 
 from __future__ import annotations
@@ -18,12 +20,20 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
+from sklearn.metrics import roc_auc_score
 
 from ml.base import Chart, CustomerModel, ScoreResult, TrainResult, day
-from ml.btyd import BetaGeoModel, GammaGammaModel
+from ml.btyd import BetaGeoModel, GammaGammaModel, ModifiedBetaGeoModel, ParetoNBDModel
 from ml.btyd._inputs import ArrayLike, _as_array, _broadcast
 
 SUMMARY_COLUMNS = ("frequency", "recency", "T", "monetary_value")
+# The order-count models CustomerValueModel can use, by the name shown in metrics and metadata.
+ORDER_MODELS: dict[str, type] = {
+    "BG/NBD": BetaGeoModel,
+    "MBG/NBD": ModifiedBetaGeoModel,
+    "Pareto/NBD": ParetoNBDModel,
+}
+HISTORICAL_RATE = "historical rate"
 FEATURE_COLUMNS = (
     "customer_id",
     "frequency",
@@ -34,11 +44,13 @@ FEATURE_COLUMNS = (
 
 
 class CustomerValueModel(BaseEstimator):
-    """BG/NBD orders x Gamma-Gamma order value over a horizon, on a BTYD summary frame.
+    """BTYD orders x Gamma-Gamma order value over a horizon, on a BTYD summary frame.
 
     Parameters
     ----------
     horizon_days : default prediction horizon in days.
+    orders_model : the order-count model, a key of ORDER_MODELS ("BG/NBD", "MBG/NBD",
+        "Pareto/NBD").
     penalizer : passed to both sub-models.
     monetary_value_over : which orders ``monetary_value`` averages over. ``"all_orders"`` (the
         default, what :func:`summary_from_features` produces from ``avg_order_value``) means
@@ -49,21 +61,30 @@ class CustomerValueModel(BaseEstimator):
         infinite for customers whose expected wait diverges (see
         :meth:`BetaGeoModel.expected_days_to_next_purchase`).
 
-    Fitted attributes: ``bgnbd_`` (:class:`BetaGeoModel`), ``gamma_gamma_``
+    Fitted attributes: ``orders_`` (the order-count model), ``gamma_gamma_``
     (:class:`GammaGammaModel`).
     """
 
     def __init__(
         self,
         horizon_days: float = 365,
+        orders_model: str = "BG/NBD",
         penalizer: float = 0.0,
         monetary_value_over: Literal["all_orders", "repeat_orders"] = "all_orders",
         days_to_next_order_cap: float | None = None,
     ):
         self.horizon_days = horizon_days
+        self.orders_model = orders_model
         self.penalizer = penalizer
         self.monetary_value_over = monetary_value_over
         self.days_to_next_order_cap = days_to_next_order_cap
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Versions saved before the order-count model was a choice held BG/NBD as `bgnbd_`.
+        if "bgnbd_" in state:
+            state["orders_"] = state.pop("bgnbd_")
+        state.setdefault("orders_model", "BG/NBD")
+        super().__setstate__(state)
 
     def _orders_in_average(self, summary: pd.DataFrame) -> np.ndarray:
         frequency = _as_array(summary["frequency"], "frequency")
@@ -86,7 +107,11 @@ class CustomerValueModel(BaseEstimator):
     def fit(self, summary: pd.DataFrame) -> CustomerValueModel:
         """Fit BG/NBD on every row and Gamma-Gamma on rows with a positive average value."""
         self._check_summary(summary)
-        self.bgnbd_ = BetaGeoModel(penalizer=self.penalizer).fit(
+        if self.orders_model not in ORDER_MODELS:
+            raise ValueError(
+                f"orders_model must be one of {', '.join(ORDER_MODELS)}, got {self.orders_model!r}"
+            )
+        self.orders_ = ORDER_MODELS[self.orders_model](penalizer=self.penalizer).fit(
             summary["frequency"], summary["recency"], summary["T"]
         )
         orders = self._orders_in_average(summary)
@@ -101,26 +126,68 @@ class CustomerValueModel(BaseEstimator):
 
     def predict(self, summary: pd.DataFrame, horizon_days: float | None = None) -> pd.DataFrame:
         """p_alive, expected_orders, expected_revenue, expected_days_to_next_order per row."""
-        if not hasattr(self, "bgnbd_"):
+        if not hasattr(self, "orders_"):
             raise RuntimeError("CustomerValueModel is not fitted yet; call fit() first")
         self._check_summary(summary)
         horizon = self.horizon_days if horizon_days is None else horizon_days
         frequency, recency, age = summary["frequency"], summary["recency"], summary["T"]
-        expected_orders = self.bgnbd_.expected_purchases(horizon, frequency, recency, age)
+        expected_orders = self.orders_.expected_purchases(horizon, frequency, recency, age)
         value = self.gamma_gamma_.conditional_expected_average_value(
             self._orders_in_average(summary), summary["monetary_value"]
         )
         return pd.DataFrame(
             {
-                "p_alive": self.bgnbd_.p_alive(frequency, recency, age),
+                "p_alive": self.orders_.p_alive(frequency, recency, age),
                 "expected_orders": expected_orders,
                 "expected_revenue": expected_orders * value,
-                "expected_days_to_next_order": self.bgnbd_.expected_days_to_next_purchase(
-                    frequency, recency, age, cap_days=self.days_to_next_order_cap
-                ),
+                "expected_days_to_next_order": self._days_to_next_order(frequency, age),
             },
             index=summary.index,
         )
+
+    def _days_to_next_order(self, frequency: pd.Series, age: pd.Series) -> np.ndarray:
+        """E[1 / lambda | alive] = (alpha + T) / (r + x - 1) days: in all three models the
+        purchase rate of a customer still alive is Gamma(r + x, alpha + T) given the history.
+        Infinite when r + x <= 1; capped at `days_to_next_order_cap` if set."""
+        params = self.orders_.params_
+        shape = params["r"] + _as_array(frequency, "frequency")
+        scale = params["alpha"] + _as_array(age, "T")
+        with np.errstate(divide="ignore"):
+            days = np.where(shape > 1.0, scale / np.maximum(shape - 1.0, 1e-300), np.inf)
+        if self.days_to_next_order_cap is not None:
+            days = np.minimum(days, float(self.days_to_next_order_cap))
+        return days
+
+    @property
+    def params_(self) -> dict[str, float]:
+        return {**self.orders_.params_, **self.gamma_gamma_.params_}
+
+
+class HistoricalRateModel(BaseEstimator):
+    """The baseline as a model that can score: each customer keeps their historical repeat rate
+    (:func:`naive_rate_baseline`) at their average order value. It has no notion of a customer
+    having left, so ``p_alive`` is missing; the next order is expected one average gap after
+    the as-of day."""
+
+    def __init__(self, horizon_days: float = 365, min_observation_days: float = 30.0):
+        self.horizon_days = horizon_days
+        self.min_observation_days = min_observation_days
+
+    def fit(self, summary: pd.DataFrame) -> HistoricalRateModel:
+        CustomerValueModel._check_summary(summary)
+        return self
+
+    def predict(self, summary: pd.DataFrame, horizon_days: float | None = None) -> pd.DataFrame:
+        horizon = self.horizon_days if horizon_days is None else horizon_days
+        predicted = naive_rate_baseline(summary, horizon, self.min_observation_days)
+        per_day = predicted["expected_orders"].to_numpy() / horizon
+        with np.errstate(divide="ignore"):
+            wait = np.where(per_day > 0, 1.0 / np.maximum(per_day, 1e-300), np.inf)
+        return predicted.assign(p_alive=np.nan, expected_days_to_next_order=wait)
+
+    @property
+    def params_(self) -> dict[str, float]:
+        return {"min_observation_days": self.min_observation_days}
 
 
 def summary_from_features(features: pd.DataFrame) -> pd.DataFrame:
@@ -242,9 +309,11 @@ def value_metrics(
 class CustomerValue(CustomerModel):
     """Customer value as a platform model (see ml/base.py).
 
-    Evaluated as of the latest labelled cutoff against the orders and revenue customers really
-    placed in the following horizon, beside "each customer repeats their historical rate"; the
-    version that scores is refitted on the latest features and predicts `horizon_days` ahead.
+    Every order-count variant (ORDER_MODELS, each with Gamma-Gamma spend) and the historical
+    rate are fitted as of the latest labelled cutoff and compared on the orders and revenue
+    customers really placed in the following horizon; the one with the lowest revenue error is
+    chosen (a BTYD variant on a tie), refitted on the latest features, and predicts
+    `horizon_days` ahead. A variant that cannot fit this shop's data is left out and said so.
     """
 
     name = "customer_value"
@@ -267,48 +336,69 @@ class CustomerValue(CustomerModel):
             )
         return None
 
+    @staticmethod
+    def _candidate(name: str, horizon: float) -> CustomerValueModel | HistoricalRateModel:
+        if name == HISTORICAL_RATE:
+            return HistoricalRateModel(horizon_days=horizon)
+        return CustomerValueModel(horizon_days=horizon, orders_model=name)
+
     def train(self, frames: Mapping[str, pd.DataFrame], current: Any | None) -> TrainResult:
         holdout = frames["value_holdout_set"]
         horizon = int(holdout["horizon_days"].iloc[0])
         summary = summary_from_features(holdout)
         actual = holdout.set_index("customer_id").loc[summary["customer_id"]]
-        evaluation_model = CustomerValueModel(horizon_days=horizon).fit(summary)
-        predictions = {
-            "BG/NBD + Gamma-Gamma": evaluation_model.predict(summary, horizon),
-            "historical rate": naive_rate_baseline(summary, horizon),
-        }
+        bought_again = actual["orders_in_horizon"].to_numpy() > 0
+        fitted, left_out = {}, {}
+        for name in [*ORDER_MODELS, HISTORICAL_RATE]:
+            try:
+                fitted[name] = self._candidate(name, horizon).fit(summary)
+            except (ValueError, FloatingPointError) as error:
+                left_out[name] = str(error)
         if current is not None:
-            predictions["current model"] = current["evaluation_model"].predict(summary, horizon)
-        metrics = {
-            name: value_metrics(
+            fitted["current model"] = current["evaluation_model"]
+        predictions = {name: model.predict(summary, horizon) for name, model in fitted.items()}
+        metrics = {}
+        for name, frame in predictions.items():
+            metrics[name] = value_metrics(
                 frame["expected_orders"].to_numpy(),
                 frame["expected_revenue"].to_numpy(),
                 actual["orders_in_horizon"].to_numpy(),
                 actual["revenue_in_horizon"].to_numpy(),
             )
-            for name, frame in predictions.items()
-        }
+            # How well each ranks the customers who did order again (P(alive) where it has one).
+            if 0 < bought_again.sum() < len(bought_again):
+                metrics[name]["orders_auc"] = float(
+                    roc_auc_score(bought_again, frame["expected_orders"])
+                )
+                if frame["p_alive"].notna().all():
+                    metrics[name]["p_alive_auc"] = float(
+                        roc_auc_score(bought_again, frame["p_alive"])
+                    )
         current_metrics = metrics.pop("current model", None)
         predictions.pop("current model", None)
-        final = CustomerValueModel(horizon_days=self.horizon_days).fit(
+        fitted.pop("current model", None)
+        chosen = min(
+            fitted, key=lambda name: (metrics[name]["revenue_mae"], name == HISTORICAL_RATE)
+        )
+        final = self._candidate(chosen, self.horizon_days).fit(
             summary_from_features(frames["customer_features"])
         )
         cutoff = day(holdout["as_of_date"].iloc[0])
-        params = {
-            k: round(float(v), 4)
-            for k, v in {**final.bgnbd_.params_, **final.gamma_gamma_.params_}.items()
-        }
+        params = {k: round(float(v), 4) for k, v in final.params_.items()}
         return TrainResult(
-            model={"model": final, "evaluation_model": evaluation_model},
+            model={"model": final, "evaluation_model": fitted[chosen], "chosen_model": chosen},
             metric="revenue_mae",
             higher_is_better=False,
-            metrics=metrics,
-            baselines=["historical rate"],
+            metrics={chosen: metrics[chosen]} | metrics,
+            baselines=[HISTORICAL_RATE] if chosen != HISTORICAL_RATE else [],
             current_metrics=current_metrics,
             train_window=(self.first_day or cutoff, cutoff),
             holdout_window=(cutoff, day(pd.Timestamp(cutoff) + pd.Timedelta(days=horizon))),
-            version_metadata={"parameters": params},
+            version_metadata={"chosen_model": chosen, "parameters": params},
             details={
+                "chosen_model": chosen,
+                "selection": "lowest revenue MAE on the holdout (a BTYD variant on a tie)",
+                **({"left_out": left_out} if left_out else {}),
                 "parameters": params,
                 "holdout_customers": len(summary),
                 "scoring_horizon_days": self.horizon_days,
@@ -350,6 +440,8 @@ class CustomerValue(CustomerModel):
             scores,
             details={
                 "expected_revenue_total": round(float(scores["expected_revenue"].sum()), 2),
-                "mean_p_alive": round(float(scores["p_alive"].mean()), 4),
+                "mean_p_alive": round(float(scores["p_alive"].mean()), 4)
+                if scores["p_alive"].notna().any()
+                else "none (the historical-rate model has no P(alive))",
             },
         )

@@ -14,8 +14,15 @@ import pandas as pd
 import pytest
 from btyd_helpers import HORIZON, TRUE_BG, TRUE_GG, _model, _relative_errors
 
-from ml.btyd import BetaGeoModel, GammaGammaModel
-from ml.clv import CustomerValueModel, naive_rate_baseline, summary_from_features, value_metrics
+from ml.btyd import BetaGeoModel, GammaGammaModel, simulate_mbgnbd
+from ml.clv import (
+    HISTORICAL_RATE,
+    CustomerValue,
+    CustomerValueModel,
+    naive_rate_baseline,
+    summary_from_features,
+    value_metrics,
+)
 
 simulated = btyd_helpers.simulated  # the module-scoped fixture, shared with tests/test_btyd.py
 
@@ -163,3 +170,98 @@ def test_other_invalid_input():
         )
     with pytest.raises(RuntimeError, match="not fitted"):
         BetaGeoModel().p_alive([1], [1], [2])
+
+
+# ------------------------------------------------------------- choosing the value model by holdout
+
+
+def _value_frames(summary: pd.DataFrame, future_orders: np.ndarray) -> dict[str, pd.DataFrame]:
+    """The platform's value inputs from a BTYD summary with what each customer bought next."""
+    order_value = np.random.default_rng(0).gamma(4.0, 10.0, len(summary))
+    features = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(len(summary))],
+            "frequency": summary["frequency"].to_numpy() + 1,
+            "days_since_first_order": np.floor(summary["T"].to_numpy()),
+            "recency_days": np.floor(summary["T"].to_numpy() - summary["recency"].to_numpy()),
+            "avg_order_value": order_value,
+            "as_of_date": pd.Timestamp("2025-06-30"),
+        }
+    )
+    holdout = features.assign(
+        horizon_days=90,
+        orders_in_horizon=future_orders,
+        revenue_in_horizon=future_orders * order_value,
+    )
+    return {"value_holdout_set": holdout, "customer_features": features}
+
+
+def test_value_model_is_chosen_among_btyd_variants_and_the_baseline_by_holdout():
+    rng = np.random.default_rng(3)
+    shop = simulate_mbgnbd(6000, 0.3, 30.0, 0.9, 3.0, rng.uniform(60, 540, 6000), rng, 90)
+    result = CustomerValue(horizon_days=90).train(
+        _value_frames(shop, shop["future_purchases"].to_numpy()), None
+    )
+    assert set(result.metrics) == {"BG/NBD", "MBG/NBD", "Pareto/NBD", HISTORICAL_RATE}
+    chosen = result.candidate
+    assert chosen == min(result.metrics, key=lambda name: result.metrics[name]["revenue_mae"])
+    assert chosen != HISTORICAL_RATE and result.baselines == [HISTORICAL_RATE]
+    assert result.model["chosen_model"] == chosen and result.gate().promoted
+    # MBG/NBD data: the totals over the horizon are close, and where one-order customers can
+    # leave, P(alive) ranks who buys again; BG/NBD's (1 for every one-order customer) does not.
+    for name in ("MBG/NBD", "Pareto/NBD"):
+        assert abs(result.metrics[name]["orders_relative_error"]) < 0.08
+        assert result.metrics[name]["p_alive_auc"] > 0.7
+    assert result.metrics["BG/NBD"]["p_alive_auc"] < 0.5
+    assert (
+        result.metrics[chosen]["revenue_mae"] < 0.9 * result.metrics[HISTORICAL_RATE]["revenue_mae"]
+    )
+    # Scores come from the chosen model.
+    scored = CustomerValue(horizon_days=90).score(
+        result.model, _value_frames(shop, shop["future_purchases"].to_numpy())
+    )
+    assert scored.scores["p_alive"].between(0, 1).all()
+
+
+def test_a_winning_baseline_is_chosen_promoted_and_scores():
+    """Clockwork customers who never leave: their historical rate is the truth, so the baseline
+    beats every BTYD variant; it is chosen (not refused), and it can score."""
+    rng = np.random.default_rng(4)
+    n = 400
+    gap = rng.choice([7.0, 14.0, 30.0, 60.0], n)
+    age = rng.uniform(200, 400, n)
+    repeats = np.floor(age / gap)
+    summary = pd.DataFrame({"frequency": repeats, "recency": repeats * gap, "T": age})
+    future = np.floor((age + 90) / gap) - repeats
+    frames = _value_frames(summary, future)
+    result = CustomerValue(horizon_days=90).train(frames, None)
+    assert result.candidate == HISTORICAL_RATE and result.baselines == []
+    decision = result.gate()
+    assert decision.promoted, decision.reason
+    scored = CustomerValue(horizon_days=90).score(result.model, frames).scores
+    assert scored["p_alive"].isna().all() and (scored["expected_orders"] > 0).all()
+    assert scored["expected_next_order_date"].notna().all()
+
+
+def test_versions_saved_before_the_variants_still_load():
+    model = CustomerValueModel(horizon_days=90).fit(
+        pd.DataFrame(
+            {
+                "frequency": [0, 2, 5],
+                "recency": [0, 40, 90],
+                "T": [100, 100, 100],
+                "monetary_value": [10.0, 20.0, 30.0],
+            }
+        )
+    )
+    state = model.__getstate__()
+    state["bgnbd_"] = state.pop("orders_")
+    del state["orders_model"]
+    old = CustomerValueModel.__new__(CustomerValueModel)
+    old.__setstate__(state)
+    assert old.orders_model == "BG/NBD"
+    assert np.isfinite(
+        old.predict(
+            pd.DataFrame({"frequency": [1], "recency": [5], "T": [50], "monetary_value": [12.0]})
+        )["expected_orders"]
+    ).all()
