@@ -170,7 +170,7 @@ def dbt_var_defaults() -> dict[str, object]:
     return yaml.safe_load(DBT_PROJECT_FILE.read_text())["vars"]
 
 
-def _dbt_default(name: str, **bounds: int) -> Any:
+def _dbt_default(name: str, **bounds: float) -> Any:
     return Field(default_factory=lambda: dbt_var_defaults()[name], **bounds)
 
 
@@ -181,6 +181,17 @@ class Models(_Strict):
     n_recommendations: int = Field(default=10, ge=1, le=100)
     clv_horizon_days: int = Field(default=365, ge=7, le=3650)
     recommend_already_bought: bool = True
+    risk_high_share: float = _dbt_default("risk_high_share", ge=0, le=1)
+    risk_medium_share: float = _dbt_default("risk_medium_share", ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _tier_shares(self) -> Models:
+        if self.risk_high_share + self.risk_medium_share > 1:
+            raise ValueError(
+                f"risk_high_share + risk_medium_share must be at most 1, got "
+                f"{self.risk_high_share} + {self.risk_medium_share}"
+            )
+        return self
 
 
 class Config(_Strict):
@@ -268,12 +279,14 @@ class Config(_Strict):
             return source.format
         return "parquet" if source.path.endswith(".parquet") else "csv"
 
-    def dbt_vars(self) -> dict[str, int]:
+    def dbt_vars(self) -> dict[str, float]:
         """The model settings dbt reads with var(); passed on every dbt invocation."""
         return {
             "churn_horizon_days": self.models.churn_horizon_days,
             "feature_snapshots": self.models.feature_snapshots,
             "recommender_holdout_days": self.models.recommender_holdout_days,
+            "risk_high_share": self.models.risk_high_share,
+            "risk_medium_share": self.models.risk_medium_share,
         }
 
 

@@ -7,7 +7,9 @@ Evaluation is a rolling-origin backtest: for every labelled cutoff after the fir
 are fitted on the earlier cutoffs only and scored on that cutoff. The latest fold is the holdout
 the promotion gate uses. Three models are compared on the same folds:
 
-- gradient boosting (HistGradientBoosting) with isotonic calibration, the model we ship;
+- gradient boosting (HistGradientBoosting) with isotonic calibration, the model we ship, on
+  every feature plus what a "buy till you die" model knows about each customer (`BTYDFeatures`:
+  MBG/NBD's P(alive) and expected orders over the horizon, fitted on the training rows only);
 - recency alone (logistic regression on log recency), the rule it replaces;
 - logistic regression on recency, frequency and monetary value (the classic RFM model).
 
@@ -23,7 +25,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
@@ -35,6 +37,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from ml.base import CannotTrain, Chart, CustomerModel, ScoreResult, TrainResult, day
+from ml.btyd import ModifiedBetaGeoModel
 from ml.churn_reasons import explain
 
 # Columns that identify a row or its snapshot rather than describe the customer.
@@ -55,7 +58,7 @@ RFM_BASELINE = "logistic RFM"
 BASELINES = (RECENCY_BASELINE, RFM_BASELINE)
 RFM_FEATURES = ("recency_days", "frequency", "monetary")
 
-RISK_TIERS = (("high", 0.6), ("medium", 0.3), ("low", 0.0))  # tier if probability >= bound
+RISK_TIERS = ("high", "medium", "low")
 EXPLAINED_FEATURES = 10  # reasons are drawn from the most important features
 # Isotonic calibration is fitted only with at least this many held-back rows of each outcome.
 MIN_CALIBRATION_ROWS_PER_CLASS = 20
@@ -121,8 +124,72 @@ class CalibratedBooster(ClassifierMixin, BaseEstimator):
         return self.calibrated_.predict_proba(X)
 
 
-def build_churn_pipeline(random_state: int = 0) -> Pipeline:
-    return Pipeline([("model", CalibratedBooster(random_state=random_state))])
+# The columns BTYDFeatures reads (orders, days since the last and since the first order) and adds.
+BTYD_INPUTS = ("frequency", "recency_days", "days_since_first_order")
+BTYD_FEATURES = ("btyd_p_alive", "btyd_expected_orders")
+
+
+class BTYDFeatures(TransformerMixin, BaseEstimator):
+    """Adds MBG/NBD's view of each customer to the features: the probability they are still a
+    customer (`btyd_p_alive`) and their expected orders over the churn horizon
+    (`btyd_expected_orders`), from a model fitted on the training rows. MBG/NBD rather than
+    BG/NBD because it lets one-order customers leave too (BG/NBD calls them alive for sure).
+    Where the model cannot be fitted (no repeat buyer, say), the columns are not added and the
+    booster goes on without them; `fitted_` says which happened."""
+
+    def __init__(self, horizon_days: float = 90, max_fit_rows: int = 50_000, random_state: int = 0):
+        self.horizon_days = horizon_days
+        self.max_fit_rows = max_fit_rows
+        self.random_state = random_state
+
+    @staticmethod
+    def _summary(X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        orders = X["frequency"].to_numpy(dtype=float, na_value=0.0)
+        age = X["days_since_first_order"].to_numpy(dtype=float, na_value=np.nan)
+        since_last = X["recency_days"].to_numpy(dtype=float, na_value=np.nan)
+        usable = (orders >= 1) & np.isfinite(age) & np.isfinite(since_last) & (age >= since_last)
+        repeat = np.where(usable, orders - 1.0, 0.0)
+        age = np.where(usable, age, 0.0)
+        recency = np.where(usable & (repeat > 0), age - np.where(usable, since_last, 0.0), 0.0)
+        return usable, repeat, recency, age
+
+    def fit(self, X: pd.DataFrame, y: object = None) -> BTYDFeatures:
+        missing = [column for column in BTYD_INPUTS if column not in X.columns]
+        if missing:
+            self.model_, self.fitted_ = None, f"none: no column {', '.join(missing)}"
+            return self
+        usable, repeat, recency, age = self._summary(X)
+        rows = np.flatnonzero(usable)
+        if len(rows) > self.max_fit_rows:
+            rows = np.random.default_rng(self.random_state).choice(rows, self.max_fit_rows, False)
+        try:
+            self.model_ = ModifiedBetaGeoModel().fit(repeat[rows], recency[rows], age[rows])
+            self.fitted_ = f"MBG/NBD on {len(rows):,} rows"
+        except (ValueError, FloatingPointError) as error:
+            self.model_, self.fitted_ = None, f"none: {error}"
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        if self.model_ is None:
+            return X
+        p_alive = np.full(len(X), np.nan)
+        expected = np.full(len(X), np.nan)
+        usable, repeat, recency, age = self._summary(X)
+        if usable.any():
+            p_alive[usable] = self.model_.p_alive(repeat[usable], recency[usable], age[usable])
+            expected[usable] = self.model_.expected_purchases(
+                self.horizon_days, repeat[usable], recency[usable], age[usable]
+            )
+        return X.assign(**dict(zip(BTYD_FEATURES, (p_alive, expected), strict=True)))
+
+
+def build_churn_pipeline(random_state: int = 0, horizon_days: float = 90) -> Pipeline:
+    return Pipeline(
+        [
+            ("btyd", BTYDFeatures(horizon_days=horizon_days, random_state=random_state)),
+            ("model", CalibratedBooster(random_state=random_state)),
+        ]
+    )
 
 
 def _log_features(frame: pd.DataFrame) -> np.ndarray:
@@ -153,10 +220,23 @@ def classification_metrics(y_true: np.ndarray, probability: np.ndarray) -> dict[
     }
 
 
-def risk_tier(probability: np.ndarray) -> np.ndarray:
-    tiers = np.full(len(probability), RISK_TIERS[-1][0], dtype=object)
-    for name, bound in reversed(RISK_TIERS[:-1]):
-        tiers[probability >= bound] = name
+def risk_tier(probability: np.ndarray, high_share: float, medium_share: float) -> np.ndarray:
+    """Tiers by rank, so each is a list of a size a team can act on: the `high_share` of
+    customers most likely to churn are "high", the next `medium_share` "medium", the rest "low".
+    (Fixed probability bounds put most customers of a shop with high base churn in one tier.)
+    Equal probabilities at a boundary share their higher tier."""
+    if min(high_share, medium_share) < 0 or high_share + medium_share > 1:
+        raise ValueError(
+            f"risk tier shares must be >= 0 and sum to at most 1, got high={high_share}, "
+            f"medium={medium_share}"
+        )
+    probability = np.asarray(probability, dtype=float)
+    n = len(probability)
+    # How many customers are strictly more likely to churn than each one.
+    above = n - np.searchsorted(np.sort(probability), probability, "right")
+    tiers = np.full(n, RISK_TIERS[-1], dtype=object)
+    tiers[above < (high_share + medium_share) * n - 1e-9] = RISK_TIERS[1]
+    tiers[above < high_share * n - 1e-9] = RISK_TIERS[0]
     return tiers
 
 
@@ -173,9 +253,11 @@ class ChurnModel:
         return self.pipeline.predict_proba(frame[self.features])[:, 1]
 
 
-def _candidates(features: list[str]) -> dict[str, tuple[Callable[[], Pipeline], list[str]]]:
+def _candidates(
+    features: list[str], horizon_days: float
+) -> dict[str, tuple[Callable[[], Pipeline], list[str]]]:
     return {
-        MODEL: (build_churn_pipeline, features),
+        MODEL: (lambda: build_churn_pipeline(horizon_days=horizon_days), features),
         RECENCY_BASELINE: (lambda: build_baseline(("recency_days",)), ["recency_days"]),
         RFM_BASELINE: (lambda: build_baseline(RFM_FEATURES), list(RFM_FEATURES)),
     }
@@ -217,7 +299,9 @@ def train_churn_model(labelled: pd.DataFrame) -> ChurnTrainingResult:
     first_train = labelled[labelled["as_of_date"] < cutoffs[1]]
     features = [c for c in feature_columns(labelled) if first_train[c].notna().any()]
 
-    candidates = _candidates(features)
+    # The horizon the labels were counted over (dbt's churn_horizon_days) sets BTYD's horizon.
+    horizon = labelled["horizon_days"].iloc[0] if "horizon_days" in labelled.columns else 90
+    candidates = _candidates(features, float(horizon))
     fold_rows, holdout_frame, fitted_last_fold, folds = [], None, {}, []
     for cutoff in cutoffs[1:]:
         train = labelled[labelled["as_of_date"] < cutoff]
@@ -292,7 +376,9 @@ def train_churn_model(labelled: pd.DataFrame) -> ChurnTrainingResult:
     )
 
 
-def score_churn(model: ChurnModel, current: pd.DataFrame) -> pd.DataFrame:
+def score_churn(
+    model: ChurnModel, current: pd.DataFrame, high_share: float = 0.1, medium_share: float = 0.2
+) -> pd.DataFrame:
     """Churn probability, risk tier and top reasons for customers with at least one order."""
     buyers = current[current["frequency"] > 0].reset_index(drop=True)
     probability = model.predict_proba(buyers)
@@ -302,7 +388,7 @@ def score_churn(model: ChurnModel, current: pd.DataFrame) -> pd.DataFrame:
                 {
                     "customer_id": buyers["customer_id"].to_numpy(),
                     "churn_probability": probability,
-                    "risk_tier": risk_tier(probability),
+                    "risk_tier": risk_tier(probability, high_share, medium_share),
                     "recency_days": buyers["recency_days"].to_numpy(),
                     "as_of_date": buyers["as_of_date"].to_numpy(),
                 }
@@ -320,6 +406,10 @@ class ChurnRiskModel(CustomerModel):
     name = "churn"
     train_inputs = ("churn_training_set",)
     score_inputs = ("customer_features",)
+
+    def __init__(self, high_share: float = 0.1, medium_share: float = 0.2) -> None:
+        self.high_share = high_share  # risk tiers: the top share of buyers by probability
+        self.medium_share = medium_share  # and the next share
 
     def skip_reason(self, readiness: Mapping[str, Any]) -> str | None:
         cutoffs, classes = int(readiness["labelled_cutoffs"]), int(readiness["churn_outcomes"])
@@ -371,6 +461,9 @@ class ChurnRiskModel(CustomerModel):
                 "calibration": getattr(
                     result.model.pipeline[-1], "calibration_", "a logistic baseline: as fitted"
                 ),
+                "btyd_features": getattr(
+                    result.model.pipeline.named_steps.get("btyd"), "fitted_", "not used"
+                ),
                 "feature_importance": dict(list(result.importance.items())[:15]),
             },
             tables={"backtest": result.backtest.set_index(["cutoff", "model"])},
@@ -394,8 +487,10 @@ class ChurnRiskModel(CustomerModel):
         )
 
     def score(self, saved: dict, frames: Mapping[str, pd.DataFrame]) -> ScoreResult:
-        scores = score_churn(saved["model"], frames["customer_features"])
-        tiers = scores["risk_tier"].value_counts()
+        scores = score_churn(
+            saved["model"], frames["customer_features"], self.high_share, self.medium_share
+        )
+        tiers = scores["risk_tier"].value_counts().reindex(list(RISK_TIERS), fill_value=0)
         return ScoreResult(
             scores,
             details={

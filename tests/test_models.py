@@ -5,10 +5,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import adjusted_rand_score
+from sklearn.metrics import adjusted_rand_score, roc_auc_score
 
 from ml import churn, recommend, recommenders, segmentation
 from ml.base import CannotTrain
+from ml.btyd import simulate_mbgnbd
 from ml.metrics import ndcg_at_k, ranking_metrics, recall_at_k
 from ml.registry import gate_decision, promote, promoted_model, require_promoted_model, save_model
 
@@ -263,13 +264,24 @@ def test_calibration_needs_enough_rows_of_each_outcome():
     assert churn.CalibratedBooster().fit(X, y).calibration_.startswith("isotonic")
 
 
-def test_risk_tiers():
-    assert list(churn.risk_tier(np.array([0.9, 0.6, 0.45, 0.1]))) == [
+def test_risk_tiers_are_shares_of_buyers_by_rank():
+    probability = np.array([0.9, 0.6, 0.45, 0.1, 0.95, 0.7, 0.8, 0.3, 0.2, 0.5])
+    tiers = churn.risk_tier(probability, high_share=0.2, medium_share=0.3)
+    assert list(tiers[np.argsort(-probability)]) == ["high"] * 2 + ["medium"] * 3 + ["low"] * 5
+    # A shop where almost everyone churns: fixed bounds would call everyone "high".
+    rng = np.random.default_rng(0)
+    counts = pd.Series(churn.risk_tier(rng.uniform(0.85, 0.99, 1000), 0.1, 0.2)).value_counts()
+    assert counts.to_dict() == {"low": 700, "medium": 200, "high": 100}
+    # Ties at a boundary share the higher tier; one customer is "high" when any share is high.
+    assert list(churn.risk_tier(np.array([0.5, 0.5, 0.5, 0.1]), 0.25, 0.25)) == [
         "high",
         "high",
-        "medium",
+        "high",
         "low",
     ]
+    assert list(churn.risk_tier(np.array([0.4]), 0.1, 0.2)) == ["high"]
+    with pytest.raises(ValueError, match="sum to at most 1"):
+        churn.risk_tier(probability, 0.8, 0.3)
 
 
 def _interactions() -> pd.DataFrame:
@@ -316,3 +328,29 @@ def test_evaluate_recommender_uses_only_pre_holdout_history():
     result = recommend.evaluate_candidates(data, k=2)
     assert set(result) == set(recommenders.CANDIDATES)
     assert all(metrics["customers_evaluated"] == 1 for metrics in result.values())
+
+
+def test_btyd_features_carry_who_is_still_a_customer():
+    rng = np.random.default_rng(5)
+    shop = simulate_mbgnbd(4000, 0.3, 30.0, 0.9, 3.0, rng.uniform(60, 540, 4000), rng, 90)
+    X = pd.DataFrame(
+        {
+            "frequency": shop["frequency"] + 1,
+            "recency_days": np.floor(shop["T"] - shop["recency"]),
+            "days_since_first_order": np.floor(shop["T"]),
+        }
+    )
+    features = churn.BTYDFeatures(horizon_days=90).fit(X)
+    added = features.transform(X)
+    assert features.fitted_.startswith("MBG/NBD on 4,000 rows")
+    assert added["btyd_p_alive"].between(0, 1).all()
+    # One-order customers are not all "alive": the feature separates who buys again.
+    stays = shop["future_purchases"].to_numpy() > 0
+    assert roc_auc_score(stays, added["btyd_p_alive"]) > 0.7
+    assert roc_auc_score(stays, added["btyd_expected_orders"]) > 0.75
+    # Nothing to fit (no repeat buyer) or no input column: the features are left out, not NaN.
+    once = X.assign(frequency=1, recency_days=X["days_since_first_order"])
+    nothing = churn.BTYDFeatures().fit(once)
+    assert nothing.fitted_.startswith("none") and list(nothing.transform(once)) == list(once)
+    partial = X.drop(columns="days_since_first_order")
+    assert churn.BTYDFeatures().fit(partial).fitted_ == "none: no column days_since_first_order"

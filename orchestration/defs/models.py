@@ -38,7 +38,10 @@ def model_entries(config: Config) -> tuple[ModelEntry, ...]:
             ),
         ),
         ModelEntry(
-            ChurnRiskModel(),
+            ChurnRiskModel(
+                high_share=config.models.risk_high_share,
+                medium_share=config.models.risk_medium_share,
+            ),
             scores_table="churn_scores",
             kinds=frozenset({"scikitlearn"}),
             train_description=(
@@ -47,7 +50,8 @@ def model_entries(config: Config) -> tuple[ModelEntry, ...]:
             ),
             score_description=(
                 "One row per customer with at least one order: calibrated churn probability, risk "
-                "tier and the top three reasons behind the score."
+                "tier (high: the top risk_high_share of buyers by probability, medium: the next "
+                "risk_medium_share) and the top three reasons behind the score."
             ),
         ),
         ModelEntry(

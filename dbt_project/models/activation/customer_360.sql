@@ -1,5 +1,6 @@
 {#- One wide row per customer for activation (CRM, e-mail, ads): features, segments,
-    churn risk and its top reason, predicted value and recommended products side by side. -#}
+    churn risk and its top reason, predicted value, the value at risk (churn probability x
+    expected revenue) with its tier, and recommended products side by side. -#}
 with features as (
     select * from {{ ref('customer_features') }}
 ),
@@ -29,6 +30,32 @@ recommendations as (
     group by customer_id
 ),
 
+at_risk as (
+    select
+        churn.customer_id,
+        churn.churn_probability * customer_value.expected_revenue as value_at_risk,
+        -- customers with strictly more value at risk, and all customers ranked
+        rank() over (order by value_at_risk desc) - 1 as ranked_above,
+        count(*) over () as ranked
+    from churn
+    inner join customer_value on churn.customer_id = customer_value.customer_id
+),
+
+at_risk_tiers as (
+    select
+        customer_id,
+        value_at_risk,
+        case
+            when ranked_above < {{ var('risk_high_share') }} * ranked - 1e-9 then 'high'
+            when
+                ranked_above
+                < ({{ var('risk_high_share') }} + {{ var('risk_medium_share') }}) * ranked - 1e-9
+                then 'medium'
+            else 'low'
+        end as value_at_risk_tier
+    from at_risk
+),
+
 final as (
     select
         customers.customer_id,
@@ -54,6 +81,8 @@ final as (
         customer_value.expected_orders,
         customer_value.expected_revenue,
         customer_value.expected_next_order_date,
+        at_risk_tiers.value_at_risk,
+        at_risk_tiers.value_at_risk_tier,
         recommendations.recommended_product_ids,
         recommendations.recommendation_model
     from customers
@@ -61,6 +90,7 @@ final as (
     left join segments on customers.customer_id = segments.customer_id
     left join churn on customers.customer_id = churn.customer_id
     left join customer_value on customers.customer_id = customer_value.customer_id
+    left join at_risk_tiers on customers.customer_id = at_risk_tiers.customer_id
     left join recommendations on customers.customer_id = recommendations.customer_id
 )
 

@@ -123,6 +123,15 @@ final as (
         case when o.frequency > 1
                 then date_diff('day', o.first_order_at, o.last_order_at) / (o.frequency - 1.0)
         end as mean_days_between_orders,
+        -- Recency against the customer's own rhythm (1 = one usual gap since the last order)
+        -- and against their age as a customer (1 = nothing bought since the first order).
+        case when o.frequency > 1
+                then date_diff('day', cast(o.last_order_at as date), s.as_of_date)
+                    / (date_diff('day', o.first_order_at, o.last_order_at) / (o.frequency - 1.0) + 1.0)
+        end as recency_to_rhythm,
+        date_diff('day', cast(o.last_order_at as date), s.as_of_date)
+        / nullif(date_diff('day', cast(o.first_order_at as date), s.as_of_date), 0)
+            as recency_to_age,
         coalesce(o.orders_90d, 0) as orders_90d,
         coalesce(o.orders_365d, 0) as orders_365d,
         cast(coalesce(o.revenue_90d, 0) as double) as revenue_90d,
