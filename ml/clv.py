@@ -22,7 +22,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.metrics import roc_auc_score
 
-from ml.base import Chart, CustomerModel, ScoreResult, TrainResult, day
+from ml.base import CannotTrain, Chart, CustomerModel, ScoreResult, TrainResult, day
 from ml.btyd import BetaGeoModel, GammaGammaModel, ModifiedBetaGeoModel, ParetoNBDModel
 from ml.btyd._inputs import ArrayLike, _as_array, _broadcast
 
@@ -344,8 +344,13 @@ class CustomerValue(CustomerModel):
 
     def train(self, frames: Mapping[str, pd.DataFrame], current: Any | None) -> TrainResult:
         holdout = frames["value_holdout_set"]
-        horizon = int(holdout["horizon_days"].iloc[0])
         summary = summary_from_features(holdout)
+        if summary.empty:
+            raise CannotTrain(
+                "no customer with an order at the latest labelled cutoff: lifetime value needs a "
+                "history longer than one churn horizon"
+            )
+        horizon = int(holdout["horizon_days"].iloc[0])
         actual = holdout.set_index("customer_id").loc[summary["customer_id"]]
         bought_again = actual["orders_in_horizon"].to_numpy() > 0
         fitted, left_out = {}, {}

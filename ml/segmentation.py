@@ -23,7 +23,7 @@ from sklearn.metrics import silhouette_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ml.base import Chart, CustomerModel, ScoreResult, TrainResult, day
+from ml.base import CannotTrain, Chart, CustomerModel, ScoreResult, TrainResult, day
 
 PROSPECTS = "Prospects"
 
@@ -152,19 +152,29 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
     def fit(self, X: pd.DataFrame, y: None = None) -> CustomerSegmenter:
         buyers = X[X["frequency"] > 0]
         data = _prepare(buyers, self.features)
-        scaled = StandardScaler().fit_transform(data)
+        scaled = StandardScaler().fit_transform(data) if len(data) else np.empty((0, 0))
+        # k groups need more than k distinct customers (and the silhouette, two groups at least).
+        distinct = len(np.unique(np.round(scaled, 9), axis=0)) if len(scaled) else 0
+        k_values = [k for k in self.k_values if k < distinct]
+        if not k_values:
+            raise CannotTrain(
+                f"{len(buyers)} buyers with {distinct} distinct behaviour profile(s): "
+                f"segmentation needs more than {min(self.k_values)}"
+            )
         rng = np.random.default_rng(self.random_state)
         sample = rng.choice(
             len(scaled), size=min(self.silhouette_sample, len(scaled)), replace=False
         )
         self.silhouette_by_k_: dict[int, float] = {}
         fitted: dict[int, Pipeline] = {}
-        for k in self.k_values:
+        for k in k_values:
             pipeline = self._pipeline(k).fit(data)
             labels = pipeline.named_steps["cluster"].labels_
-            self.silhouette_by_k_[k] = float(silhouette_score(scaled[sample], labels[sample]))
+            self.silhouette_by_k_[k] = _silhouette(scaled[sample], labels[sample])
             fitted[k] = pipeline
-        self.k_ = max(self.silhouette_by_k_, key=self.silhouette_by_k_.get)
+        self.k_ = max(
+            self.silhouette_by_k_, key=lambda k: np.nan_to_num(self.silhouette_by_k_[k], nan=-2.0)
+        )
         self.pipeline_ = fitted[self.k_]
         self.silhouette_ = self.silhouette_by_k_[self.k_]
         labels = self.pipeline_.named_steps["cluster"].labels_
@@ -221,18 +231,35 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         return self.pipeline_.named_steps["scale"].transform(_prepare(X, self.features))
 
 
+def _silhouette(scaled: np.ndarray, labels: np.ndarray) -> float:
+    """The silhouette, or NaN where it is undefined (fewer than 2 groups, or a group per row)."""
+    groups = len(np.unique(labels))
+    return float(silhouette_score(scaled, labels)) if 2 <= groups < len(labels) else float("nan")
+
+
 def holdout_silhouette(model: CustomerSegmenter, holdout: pd.DataFrame) -> dict[str, float]:
     """Silhouette on customers the model did not see, beside a baseline segmentation with the same
-    number of groups: monetary-value quantiles (the usual "top spenders" split)."""
+    number of groups: monetary-value quantiles (the usual "top spenders" split). Raises
+    CannotTrain when the held-out buyers are too few to measure either."""
     buyers = holdout[holdout["frequency"] > 0]
+    if len(buyers) <= model.k_:
+        raise CannotTrain(
+            f"{len(buyers)} held-out buyer(s): measuring {model.k_} segments needs more; "
+            "provide more customers"
+        )
     scaled = model.scaled(buyers)
     labels = model.predict(buyers)
     baseline = pd.qcut(buyers["monetary"].rank(method="first"), model.k_, labels=False).to_numpy()
-    return {
-        "silhouette": float(silhouette_score(scaled, labels)),
-        "baseline_silhouette": float(silhouette_score(scaled, baseline)),
+    result = {
+        "silhouette": _silhouette(scaled, labels),
+        "baseline_silhouette": _silhouette(scaled, baseline),
         "customers_evaluated": len(buyers),
     }
+    if np.isnan(result["silhouette"]):
+        raise CannotTrain(
+            f"the {len(buyers)} held-out buyers fall into one segment: the silhouette is undefined"
+        )
+    return result
 
 
 class SegmentationModel(CustomerModel):
