@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 import pandas as pd
-from dagster import DagsterInstance
+from dagster import DagsterEventType, DagsterInstance
 
 from orchestration.defs.models import model_entries
 from orchestration.lib.model_assets import model_asset_key
@@ -36,6 +36,23 @@ def stage_of(step_key: str) -> str:
 def _metadata_value(metadata: dict, key: str) -> object:
     value = metadata.get(key)
     return getattr(value, "value", value)
+
+
+def step_errors(instance: DagsterInstance, run_id: str, max_lines: int = 12) -> dict[str, str]:
+    """The error each failed step raised (the innermost cause: the platform's own message,
+    which names the file, the column or the key), first lines only."""
+    errors = {}
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE):
+        error = entry.dagster_event.step_failure_data.error
+        while error is not None and error.cause is not None:
+            error = error.cause
+        if error is not None:
+            message = error.message.strip()
+            if error.cls_name == "Failure":  # raised by the platform: its description is the news
+                message = message.split(": ", 1)[-1]
+            lines = message.splitlines()
+            errors[entry.step_key] = "\n".join(lines[:max_lines])
+    return errors
 
 
 def print_model_runs(instance: DagsterInstance, conn: object, run_id: str) -> None:
@@ -86,7 +103,9 @@ def print_summary(instance: DagsterInstance, run_id: str, wall_seconds: float) -
     print(f"  {'total (make run)':<22} {wall_seconds:6.1f} s")
     if failed:
         print("\nSteps that did not succeed: " + ", ".join(failed))
-        print("Open the run in the UI (make ui) to see why.")
+        for step, message in step_errors(instance, run_id).items():
+            print(f"  {step}: " + message.replace("\n", "\n    "))
+        print("The whole log of each step: open the run in the UI (make ui).")
 
     settings = get_settings()
     try:

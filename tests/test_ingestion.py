@@ -4,6 +4,8 @@ The fixture is an order-lines CSV in the layout of the public Online Retail II d
 of every fault real exports have; the expected outcome of each line is spelled out below.
 """
 
+import subprocess
+import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import yaml
 
 from landing import ConfigError, SourceError, load_config, load_source, reconcile
 from orchestration.defs.partitions import daily_partitions
+from orchestration.settings import REPO_ROOT
 
 HEADER = "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n"
 FUTURE = (datetime.now() + timedelta(days=30)).strftime("%Y-%m-%d %H:%M:%S")
@@ -290,6 +293,32 @@ def test_source_errors_name_the_key(tmp_path, source, expected):
     with pytest.raises(ConfigError) as error:
         load_config(path)
     assert expected in str(error.value)
+
+
+def test_make_run_prints_why_a_step_failed(tmp_path):
+    """A file without its mapped customer column: the run fails, and the terminal says which
+    file, which column and which config key (not only "open the UI")."""
+    _write_lines(tmp_path / "landing" / "export.csv", [text for _, text, _ in LINES[:3]])
+    landing = tmp_path / "landing" / "export.csv"
+    landing.write_text(landing.read_text().replace("Customer ID", "Client"))
+    env = {"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", "HOME": str(tmp_path)}
+    config = _config(tmp_path)
+    config.write_text(config.read_text() + "last_day: 2010-12-31\n")  # a year of partitions
+    env |= {"SHOP_CONFIG": str(config), "DAGSTER_HOME": str(tmp_path / "dagster")}
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "run"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode != 0
+    printed = done.stdout[done.stdout.index("Steps that did not succeed") :]
+    assert (
+        f"  raw__order_lines: {landing}: no column 'Customer ID' (mapped to 'customer_id' by "
+        "sources.order_lines.columns.customer_id)" in printed
+    ), printed[:3000]
 
 
 def test_shipped_example_configs_are_valid():
