@@ -11,7 +11,7 @@ DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/se
 CONFIG ?= configs/synthetic.yml
 export SHOP_CONFIG := $(abspath $(CONFIG))
 
-.PHONY: setup browser run test ui lint format benchmark clean
+.PHONY: setup browser run test ui lint format benchmark gallery clean
 
 setup: $(INSTALLED) $(MANIFEST)
 
@@ -46,6 +46,11 @@ ui: setup
 
 benchmark: setup
 	$(BIN)/python -m orchestration.benchmark
+
+# The whole pipeline on each of the simulator's archetypes (small shops unlike the default one);
+# prints what each model did on each. `make gallery NAMES="tiny long_past"` runs some.
+gallery: setup
+	$(BIN)/python -m orchestration.gallery $(NAMES)
 
 # Python (ruff), SQL (sqlfluff with the dbt templater, config .sqlfluff) and the dbt project's
 # conventions (dbt-score on the manifest, config dbt_project/pyproject.toml: every model and seed

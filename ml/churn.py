@@ -220,11 +220,17 @@ def classification_metrics(y_true: np.ndarray, probability: np.ndarray) -> dict[
     }
 
 
-def risk_tier(probability: np.ndarray, high_share: float, medium_share: float) -> np.ndarray:
+def risk_tier(
+    probability: np.ndarray,
+    high_share: float,
+    medium_share: float,
+    tiebreak: np.ndarray | None = None,
+) -> np.ndarray:
     """Tiers by rank, so each is a list of a size a team can act on: the `high_share` of
     customers most likely to churn are "high", the next `medium_share` "medium", the rest "low".
     (Fixed probability bounds put most customers of a shop with high base churn in one tier.)
-    Equal probabilities at a boundary share their higher tier."""
+    Calibrated probabilities tie (isotonic calibration is a step function), so equal ones are
+    ordered by `tiebreak` (higher first; e.g. days since the last order), then by position."""
     if min(high_share, medium_share) < 0 or high_share + medium_share > 1:
         raise ValueError(
             f"risk tier shares must be >= 0 and sum to at most 1, got high={high_share}, "
@@ -232,11 +238,14 @@ def risk_tier(probability: np.ndarray, high_share: float, medium_share: float) -
         )
     probability = np.asarray(probability, dtype=float)
     n = len(probability)
-    # How many customers are strictly more likely to churn than each one.
-    above = n - np.searchsorted(np.sort(probability), probability, "right")
+    keys = [np.arange(n)]  # np.lexsort sorts by the last key first
+    if tiebreak is not None:
+        keys.append(-np.nan_to_num(np.asarray(tiebreak, dtype=float), nan=-np.inf))
+    position = np.empty(n, dtype=np.int64)
+    position[np.lexsort([*keys, -probability])] = np.arange(n)
     tiers = np.full(n, RISK_TIERS[-1], dtype=object)
-    tiers[above < (high_share + medium_share) * n - 1e-9] = RISK_TIERS[1]
-    tiers[above < high_share * n - 1e-9] = RISK_TIERS[0]
+    tiers[position < round((high_share + medium_share) * n)] = RISK_TIERS[1]
+    tiers[position < round(high_share * n)] = RISK_TIERS[0]
     return tiers
 
 
@@ -388,7 +397,9 @@ def score_churn(
                 {
                     "customer_id": buyers["customer_id"].to_numpy(),
                     "churn_probability": probability,
-                    "risk_tier": risk_tier(probability, high_share, medium_share),
+                    "risk_tier": risk_tier(
+                        probability, high_share, medium_share, buyers["recency_days"].to_numpy()
+                    ),
                     "recency_days": buyers["recency_days"].to_numpy(),
                     "as_of_date": buyers["as_of_date"].to_numpy(),
                 }

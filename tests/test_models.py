@@ -272,14 +272,15 @@ def test_risk_tiers_are_shares_of_buyers_by_rank():
     rng = np.random.default_rng(0)
     counts = pd.Series(churn.risk_tier(rng.uniform(0.85, 0.99, 1000), 0.1, 0.2)).value_counts()
     assert counts.to_dict() == {"low": 700, "medium": 200, "high": 100}
-    # Ties at a boundary share the higher tier; one customer is "high" when any share is high.
-    assert list(churn.risk_tier(np.array([0.5, 0.5, 0.5, 0.1]), 0.25, 0.25)) == [
+    # Ties (calibrated probabilities are steps) are ordered by the tie-break, then position.
+    tied = churn.risk_tier(np.array([0.5, 0.5, 0.5, 0.1]), 0.25, 0.25, np.array([3, 9, 5, 1]))
+    assert list(tied) == ["low", "high", "medium", "low"]
+    assert list(churn.risk_tier(np.array([0.5, 0.5, 0.5, 0.5]), 0.25, 0.25)) == [
         "high",
-        "high",
-        "high",
+        "medium",
+        "low",
         "low",
     ]
-    assert list(churn.risk_tier(np.array([0.4]), 0.1, 0.2)) == ["high"]
     with pytest.raises(ValueError, match="sum to at most 1"):
         churn.risk_tier(probability, 0.8, 0.3)
 

@@ -64,6 +64,29 @@ def test_churn_scores_are_probabilities_for_every_buyer(warehouse):
     assert set(tiers) <= {"high", "medium", "low"} and len(tiers) >= 2
 
 
+@pytest.mark.parametrize(
+    ("table", "column", "value"),
+    [
+        ("churn_scores", "risk_tier", "churn_probability"),
+        ("customer_360", "value_at_risk_tier", "value_at_risk"),
+    ],
+)
+def test_risk_tiers_are_the_configured_shares_by_rank(warehouse, table, column, value):
+    """10 % high and 20 % medium by default, ranked by what is at stake."""
+    shares = dict(
+        warehouse.execute(
+            f"select {column}, count(*) / sum(count(*)) over () from scores.{table} "
+            f"where {value} is not null group by 1"
+        ).fetchall()
+    )
+    assert abs(shares["high"] - 0.1) < 0.001 and abs(shares["medium"] - 0.2) < 0.001
+    lowest_high, highest_medium = warehouse.execute(
+        f"select min({value}) filter (where {column} = 'high'), "
+        f"max({value}) filter (where {column} = 'medium') from scores.{table}"
+    ).fetchone()
+    assert lowest_high >= highest_medium
+
+
 def test_ten_distinct_recommendations_per_customer(warehouse):
     per_customer = warehouse.execute(
         "select customer_id, count(*) as n, count(distinct product_id) as products, "
@@ -197,6 +220,8 @@ CONTRACT = {
         "expected_orders": "DOUBLE",
         "expected_revenue": "DOUBLE",
         "expected_next_order_date": "DATE",
+        "value_at_risk": "DOUBLE",
+        "value_at_risk_tier": "VARCHAR",
         "recommended_product_ids": "VARCHAR",
         "recommendation_model": "VARCHAR",
     },

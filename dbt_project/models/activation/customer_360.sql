@@ -34,8 +34,8 @@ at_risk as (
     select
         churn.customer_id,
         churn.churn_probability * customer_value.expected_revenue as value_at_risk,
-        -- customers with strictly more value at risk, and all customers ranked
-        rank() over (order by value_at_risk desc) - 1 as ranked_above,
+        -- place in the ranking (0 = most at stake; ties by customer id), and customers ranked
+        row_number() over (order by value_at_risk desc, churn.customer_id asc) - 1 as ranked_above,
         count(*) over () as ranked
     from churn
     inner join customer_value on churn.customer_id = customer_value.customer_id
@@ -46,10 +46,10 @@ at_risk_tiers as (
         customer_id,
         value_at_risk,
         case
-            when ranked_above < {{ var('risk_high_share') }} * ranked - 1e-9 then 'high'
+            when ranked_above < round({{ var('risk_high_share') }} * ranked) then 'high'
             when
                 ranked_above
-                < ({{ var('risk_high_share') }} + {{ var('risk_medium_share') }}) * ranked - 1e-9
+                < round(({{ var('risk_high_share') }} + {{ var('risk_medium_share') }}) * ranked)
                 then 'medium'
             else 'low'
         end as value_at_risk_tier

@@ -1,0 +1,49 @@
+"""The shop gallery: `make run`'s whole pipeline on shops unlike the default one (the simulator's
+archetypes), each in its own folder. Every run must succeed and leave every scored table behind,
+with rows or with each model's skip reason; a shop with data for a model must train it.
+
+`make test` runs two archetypes far from the default shop (nobody orders twice; three weeks of
+history), because each run costs minutes; `GALLERY=all make test` (or `make gallery`, which
+prints the table) runs all nine."""
+
+import os
+
+import pytest
+
+from orchestration.gallery import SCORED_TABLES, run_archetype
+from simulator import ARCHETYPES
+
+CORE = ("one_time_buyers", "short_history")
+NAMES = list(ARCHETYPES) if os.environ.get("GALLERY") == "all" else list(CORE)
+MODELS = ("customer_segmentation", "churn", "customer_value", "recommender")
+SCORES_OF = {
+    "customer_segmentation": "customer_segments",
+    "churn": "churn_scores",
+    "customer_value": "customer_value",
+    "recommender": "recommendations",
+}
+# What each archetype's data cannot support, by design (every other model must train).
+EXPECTED_SKIPS = {
+    "tiny": {"customer_segmentation", "churn", "customer_value"},
+    "one_time_buyers": {"customer_value"},
+    "no_products": {"recommender"},
+    "short_history": {"churn", "customer_value"},
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_archetype_runs_and_every_scored_table_is_there(name, tmp_path):
+    result = run_archetype(name, tmp_path / name)
+    assert result.exit_code == 0, result.output[-4000:]
+    assert set(result.models) == set(MODELS), result.models
+    for table in SCORED_TABLES:
+        assert result.table_rows[table] is not None, f"{table} missing"
+    assert result.table_rows["customer_360"] > 0
+    skipped = {model for model, what in result.models.items() if what.startswith("skipped: ")}
+    assert skipped == EXPECTED_SKIPS.get(name, set()), result.models
+    for model in MODELS:
+        rows = result.table_rows[SCORES_OF[model]]
+        if model in skipped:
+            assert rows == 0 and len(result.models[model]) > len("skipped: ") + 20
+        else:
+            assert result.models[model].startswith("trained: ") and rows > 0, result.models
