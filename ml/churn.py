@@ -39,6 +39,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from ml.base import CannotTrain, Chart, CustomerModel, ScoreResult, TrainResult, day
 from ml.btyd import ModifiedBetaGeoModel
 from ml.churn_reasons import explain
+from ml.clv import repeat_and_recency
 
 # Columns that identify a row or its snapshot rather than describe the customer.
 NON_FEATURES = {
@@ -144,13 +145,13 @@ class BTYDFeatures(TransformerMixin, BaseEstimator):
 
     @staticmethod
     def _summary(X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Which rows are buyers with consistent dates, and their BTYD summary (0 elsewhere)."""
         orders = X["frequency"].to_numpy(dtype=float, na_value=0.0)
         age = X["days_since_first_order"].to_numpy(dtype=float, na_value=np.nan)
         since_last = X["recency_days"].to_numpy(dtype=float, na_value=np.nan)
         usable = (orders >= 1) & np.isfinite(age) & np.isfinite(since_last) & (age >= since_last)
-        repeat = np.where(usable, orders - 1.0, 0.0)
-        age = np.where(usable, age, 0.0)
-        recency = np.where(usable & (repeat > 0), age - np.where(usable, since_last, 0.0), 0.0)
+        age, since_last = np.where(usable, age, 0.0), np.where(usable, since_last, 0.0)
+        repeat, recency = repeat_and_recency(np.where(usable, orders, 1.0), age, since_last)
         return usable, repeat, recency, age
 
     def fit(self, X: pd.DataFrame, y: object = None) -> BTYDFeatures:

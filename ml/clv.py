@@ -190,6 +190,19 @@ class HistoricalRateModel(BaseEstimator):
         return {"min_observation_days": self.min_observation_days}
 
 
+def repeat_and_recency(
+    orders: np.ndarray, days_since_first: np.ndarray, days_since_last: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """BTYD's frequency (repeat orders = orders - 1) and recency (days from the first order to
+    the last, clipped to [0, T]; 0 without a repeat order) from the platform's feature columns
+    (orders, days since the first order = T, days since the last order)."""
+    repeat = orders - 1.0
+    recency = np.where(
+        repeat > 0, np.clip(days_since_first - days_since_last, 0.0, days_since_first), 0.0
+    )
+    return repeat, recency
+
+
 def summary_from_features(features: pd.DataFrame) -> pd.DataFrame:
     """BTYD summary (customer_id, frequency, recency, T, monetary_value) from feature rows.
 
@@ -217,8 +230,7 @@ def summary_from_features(features: pd.DataFrame) -> pd.DataFrame:
         )
     if np.any(age < 0) or np.any(since_last < 0):
         raise ValueError("days_since_first_order and recency_days must be non-negative")
-    repeat = buyers["frequency"].to_numpy(dtype=float) - 1.0
-    recency = np.where(repeat > 0, np.clip(age - since_last, 0.0, age), 0.0)
+    repeat, recency = repeat_and_recency(buyers["frequency"].to_numpy(dtype=float), age, since_last)
     return pd.DataFrame(
         {
             "customer_id": buyers["customer_id"].to_numpy(),
