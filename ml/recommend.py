@@ -178,11 +178,13 @@ class RecommenderModel(CustomerModel):
 
     def skip_reason(self, readiness: Mapping[str, Any]) -> str | None:
         products, holdout_buyers = int(readiness["products"]), int(readiness["holdout_buyers"])
-        if products < 2:
+        if products == 0:
             return (
-                f"{products} product(s) in the order lines: recommendations need product ids "
+                "0 product(s) in the order lines: recommendations need product ids "
                 "(map sources.order_lines.columns.product_id)"
             )
+        if products == 1:
+            return "1 product in the order lines: there is nothing to choose between to recommend"
         if holdout_buyers == 0:
             return "no purchases in the holdout period to evaluate recommendations on"
         return None

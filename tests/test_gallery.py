@@ -25,9 +25,10 @@ SCORES_OF = {
 # What each archetype's data cannot support, by design (every other model must train).
 EXPECTED_SKIPS = {
     "tiny": {"customer_segmentation", "churn", "customer_value"},
-    "one_time_buyers": {"customer_value"},
+    "one_time_buyers": {"churn", "customer_value"},  # everyone churns: one outcome only
+    "one_product": {"recommender"},
     "no_products": {"recommender"},
-    "short_history": {"churn", "customer_value"},
+    "short_history": {"churn", "customer_value", "recommender"},  # nothing before the holdout
 }
 
 
