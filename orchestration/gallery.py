@@ -35,7 +35,6 @@ SCORED_TABLES = (
     "segment_profiles",
 )
 _SKIPPED = re.compile(r"^  (\w+): skipped: (.*)$", re.MULTILINE)
-_NOT_PROMOTED = re.compile(r"^  (\w+): gate metric", re.MULTILINE)
 
 
 @dataclass
