@@ -23,17 +23,10 @@ from pathlib import Path
 import duckdb
 import yaml
 
+from orchestration.lib.dbt import dbt_project
+from orchestration.lib.scores import exported_tables
 from orchestration.settings import REPO_ROOT, SCORES_SCHEMA
 
-# The tables every run must leave behind, filled or (for a skipped model) empty.
-SCORED_TABLES = (
-    "customer_segments",
-    "churn_scores",
-    "customer_value",
-    "recommendations",
-    "customer_360",
-    "segment_profiles",
-)
 _SKIPPED = re.compile(r"^  (\w+): skipped: (.*)$", re.MULTILINE)
 
 
@@ -45,7 +38,7 @@ class GalleryResult:
     exit_code: int
     seconds: float
     models: dict[str, str] = field(default_factory=dict)  # model -> what happened
-    table_rows: dict[str, int | None] = field(default_factory=dict)  # None: table missing
+    table_rows: dict[str, int | None] = field(default_factory=dict)  # exported; None: missing
     output: str = ""
 
 
@@ -105,7 +98,8 @@ def run_archetype(name: str, folder: Path) -> GalleryResult:
     if not warehouse.exists():
         return result
     with duckdb.connect(str(warehouse), read_only=True) as conn:
-        for table in SCORED_TABLES:
+        # The tables every run must leave behind, filled or (for a skipped model) empty.
+        for table in exported_tables(dbt_project.manifest_path):
             try:
                 count = conn.execute(f"select count(*) from {SCORES_SCHEMA}.{table}").fetchone()
                 result.table_rows[table] = count[0]

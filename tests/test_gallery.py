@@ -10,17 +10,20 @@ import os
 
 import pytest
 
-from orchestration.gallery import SCORED_TABLES, run_archetype
+from landing import load_config
+from orchestration.defs.models import model_entries
+from orchestration.gallery import run_archetype
+from orchestration.lib.dbt import dbt_project
+from orchestration.lib.scores import exported_tables
+from orchestration.settings import REPO_ROOT
 from simulator import ARCHETYPES
 
 CORE = ("one_time_buyers", "short_history")
 NAMES = list(ARCHETYPES) if os.environ.get("GALLERY") == "all" else list(CORE)
-MODELS = ("customer_segmentation", "churn", "customer_value", "recommender")
+# Each model's scored table, as the platform declares them.
 SCORES_OF = {
-    "customer_segmentation": "customer_segments",
-    "churn": "churn_scores",
-    "customer_value": "customer_value",
-    "recommender": "recommendations",
+    entry.model.name: entry.scores_table
+    for entry in model_entries(load_config(REPO_ROOT / "configs" / "synthetic.yml"))
 }
 # What each archetype's data cannot support, by design (every other model must train).
 EXPECTED_SKIPS = {
@@ -36,13 +39,13 @@ EXPECTED_SKIPS = {
 def test_archetype_runs_and_every_scored_table_is_there(name, tmp_path):
     result = run_archetype(name, tmp_path / name)
     assert result.exit_code == 0, result.output[-4000:]
-    assert set(result.models) == set(MODELS), result.models
-    for table in SCORED_TABLES:
+    assert set(result.models) == set(SCORES_OF), result.models
+    for table in exported_tables(dbt_project.manifest_path):
         assert result.table_rows[table] is not None, f"{table} missing"
     assert result.table_rows["customer_360"] > 0
     skipped = {model for model, what in result.models.items() if what.startswith("skipped: ")}
     assert skipped == EXPECTED_SKIPS.get(name, set()), result.models
-    for model in MODELS:
+    for model in SCORES_OF:
         rows = result.table_rows[SCORES_OF[model]]
         if model in skipped:
             assert rows == 0 and len(result.models[model]) > len("skipped: ") + 20
