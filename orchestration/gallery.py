@@ -64,27 +64,33 @@ def write_shop(name: str, folder: Path) -> tuple[Path, dict[str, int]]:
     return path, rows
 
 
+def run_make_run(config: Path, home: Path, timeout: int = 900) -> subprocess.CompletedProcess:
+    """`make run`'s command in a clean environment: the deployment `config`, and `home` as the
+    home folder and the Dagster instance's parent; output captured."""
+    env = {
+        "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
+        "HOME": str(home),
+        "SHOP_CONFIG": str(config),
+        "DAGSTER_HOME": str(home / "dagster"),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "run"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def run_archetype(name: str, folder: Path) -> GalleryResult:
     """`make run`'s command on archetype `name`, in `folder` (its own warehouse and instance)."""
     from simulator import ARCHETYPE_DESCRIPTIONS
 
     folder.mkdir(parents=True, exist_ok=True)
     config, rows = write_shop(name, folder)
-    env = {
-        "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
-        "HOME": str(folder),
-        "SHOP_CONFIG": str(config),
-        "DAGSTER_HOME": str(folder / "dagster"),
-    }
     started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", "run"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    done = run_make_run(config, folder)
     result = GalleryResult(
         name,
         ARCHETYPE_DESCRIPTIONS[name],

@@ -1,8 +1,6 @@
 """Bring your own data: `make run CONFIG=...` on an Online-Retail-II-style CSV and on a bare
 transactions file, each written here from the session's synthetic shop (its last 420 days)."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -10,6 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from orchestration.gallery import run_make_run
 from orchestration.settings import REPO_ROOT
 
 DAYS = 420
@@ -21,19 +20,6 @@ def _recent_lines(landing: Path) -> pd.DataFrame:
     lines = lines[lines["status"] == "completed"]
     lines = lines[lines["ordered_at"] > lines["ordered_at"].max() - pd.Timedelta(days=DAYS)]
     return lines.merge(products, on="product_id").sort_values(["ordered_at", "order_id"])
-
-
-def _run(config: Path, home: Path) -> subprocess.CompletedProcess:
-    env = {"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", "HOME": str(home)}
-    env |= {"SHOP_CONFIG": str(config), "DAGSTER_HOME": str(home / "dagster")}
-    return subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", "run"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
 
 
 def _config_from(example: str, folder: Path, first_day: str) -> Path:
@@ -72,7 +58,7 @@ def online_retail(landing, tmp_path_factory):
     frame = pd.concat([frame, cancelled]).sort_values("InvoiceDate", kind="stable")
     frame.to_csv(folder / "online_retail_II.csv", index=False)
     first_day = lines["ordered_at"].min().date().isoformat()
-    result = _run(_config_from("online_retail_ii.yml", folder, first_day), folder)
+    result = run_make_run(_config_from("online_retail_ii.yml", folder, first_day), folder)
     return folder, frame, result
 
 
@@ -91,7 +77,7 @@ def transactions(landing, tmp_path_factory):
     frame["amount"] = frame["amount"].round(2)
     frame[["customer", "date", "amount"]].to_csv(folder / "transactions.csv", index=False)
     first_day = lines["ordered_at"].min().date().isoformat()
-    result = _run(_config_from("transactions.yml", folder, first_day), folder)
+    result = run_make_run(_config_from("transactions.yml", folder, first_day), folder)
     return folder, frame, result
 
 

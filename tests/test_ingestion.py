@@ -4,8 +4,6 @@ The fixture is an order-lines CSV in the layout of the public Online Retail II d
 of every fault real exports have; the expected outcome of each line is spelled out below.
 """
 
-import subprocess
-import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import yaml
 
 from landing import ConfigError, SourceError, load_config, load_source, reconcile
 from orchestration.defs.partitions import daily_partitions
-from orchestration.settings import REPO_ROOT
+from orchestration.gallery import run_make_run
 
 HEADER = "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n"
 FUTURE = (datetime.now() + timedelta(days=30)).strftime("%Y-%m-%d %H:%M:%S")
@@ -301,18 +299,9 @@ def test_make_run_prints_why_a_step_failed(tmp_path):
     _write_lines(tmp_path / "landing" / "export.csv", [text for _, text, _ in LINES[:3]])
     landing = tmp_path / "landing" / "export.csv"
     landing.write_text(landing.read_text().replace("Customer ID", "Client"))
-    env = {"PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", "HOME": str(tmp_path)}
     config = _config(tmp_path)
     config.write_text(config.read_text() + "last_day: 2010-12-31\n")  # a year of partitions
-    env |= {"SHOP_CONFIG": str(config), "DAGSTER_HOME": str(tmp_path / "dagster")}
-    done = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", "run"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = run_make_run(config, tmp_path, timeout=600)
     assert done.returncode != 0
     printed = done.stdout[done.stdout.index("Steps that did not succeed") :]
     assert (
