@@ -71,6 +71,22 @@ CANONICAL_COLUMNS: dict[str, dict[str, str]] = {
         "search_query": "varchar",
         "device": "varchar",
     },
+    "reviews": {
+        "review_id": "varchar",
+        "customer_id": "varchar",
+        "product_id": "varchar",
+        "rating": "decimal(18, 4)",  # 1 to 5 (whole stars); decimal so that 4.5 is seen, not rounded
+        "reviewed_at": "timestamp",
+        "review_text": "varchar",
+    },
+    # A campaign log: who was sent what and when, and who was held out as the control group.
+    "campaign_sends": {
+        "campaign_id": "varchar",
+        "customer_id": "varchar",
+        "audience": "varchar",
+        "sent_at": "timestamp",
+        "is_control": "boolean",  # held out (not sent); default false when the source has none
+    },
 }
 
 

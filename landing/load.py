@@ -43,6 +43,7 @@ _EXPECTED = {
     "bigint": "a whole number",
     "decimal(18, 4)": "a number",
     "timestamp": "a date and time",
+    "boolean": "true or false",
 }
 
 

@@ -98,6 +98,25 @@ TABLES: dict[str, TableSpec] = {
             _one_of("event_type", event_types()),  # the dbt seed event_types.csv
         ),
     ),
+    # Small tables, loaded whole every time (no daily partitions).
+    "reviews": TableSpec(
+        required=("customer_id", "product_id", "rating", "reviewed_at"),
+        key=("review_id",),
+        rules=(
+            _missing("customer_id"),
+            _missing("product_id"),
+            _missing("reviewed_at"),
+            Rule(
+                "rating not between 1 and 5 or rating <> floor(rating)",
+                "'rating must be a whole number from 1 to 5, got ' || cast(rating as varchar)",
+            ),
+        ),
+    ),
+    "campaign_sends": TableSpec(
+        required=("campaign_id", "customer_id", "sent_at"),
+        key=("campaign_id", "customer_id"),
+        rules=(_missing("campaign_id"), _missing("customer_id"), _missing("sent_at")),
+    ),
 }
 
 
