@@ -24,6 +24,10 @@ activity as (
     select * from {{ ref('int_customer_daily_activity') }}
 ),
 
+reviews as (
+    select * from {{ ref('stg_shop__reviews') }}
+),
+
 customer_snapshots as (
     select
         customers.customer_id,
@@ -94,6 +98,7 @@ activity_stats as (
         cast(sum(a.sessions) filter (where a.activity_date > s.as_of_date - 365) as bigint) as sessions_365d,
         cast(sum(a.product_views) filter (where a.activity_date > s.as_of_date - 30) as bigint) as product_views_30d,
         cast(sum(a.product_views) filter (where a.activity_date > s.as_of_date - 90) as bigint) as product_views_90d,
+        cast(sum(a.searches) filter (where a.activity_date > s.as_of_date - 30) as bigint) as searches_30d,
         cast(sum(a.searches) filter (where a.activity_date > s.as_of_date - 90) as bigint) as searches_90d,
         cast(sum(a.add_to_carts) filter (where a.activity_date > s.as_of_date - 30) as bigint) as add_to_carts_30d,
         cast(sum(a.add_to_carts) filter (where a.activity_date > s.as_of_date - 90) as bigint) as add_to_carts_90d,
@@ -104,6 +109,21 @@ activity_stats as (
     from customer_snapshots as s
     inner join activity as a
         on a.customer_id = s.customer_id and a.activity_date <= s.as_of_date
+    group by s.customer_id, s.as_of_date
+),
+
+-- Reviews written before the cutoff: how many, how good, how long ago.
+review_stats as (
+    select
+        s.customer_id,
+        s.as_of_date,
+        count(*) as review_count,
+        avg(r.rating) as mean_rating,
+        avg(case when r.rating <= 2 then 1.0 else 0.0 end) as low_rating_share,
+        max(r.review_date) as last_review_date
+    from customer_snapshots as s
+    inner join reviews as r
+        on r.customer_id = s.customer_id and r.reviewed_at < s.cutoff_at
     group by s.customer_id, s.as_of_date
 ),
 
@@ -148,11 +168,16 @@ final as (
         coalesce(act.sessions_365d, 0) as sessions_365d,
         coalesce(act.product_views_30d, 0) as product_views_30d,
         coalesce(act.product_views_90d, 0) as product_views_90d,
+        coalesce(act.searches_30d, 0) as searches_30d,
         coalesce(act.searches_90d, 0) as searches_90d,
         coalesce(act.add_to_carts_30d, 0) as add_to_carts_30d,
         coalesce(act.add_to_carts_90d, 0) as add_to_carts_90d,
         coalesce(act.purchase_sessions_30d / nullif(act.sessions_30d, 0), 0) as conversion_rate_30d,
-        coalesce(act.purchase_sessions_90d / nullif(act.sessions_90d, 0), 0) as conversion_rate_90d
+        coalesce(act.purchase_sessions_90d / nullif(act.sessions_90d, 0), 0) as conversion_rate_90d,
+        coalesce(r.review_count, 0) as review_count,
+        r.mean_rating,
+        r.low_rating_share,
+        date_diff('day', r.last_review_date, s.as_of_date) as days_since_last_review
     {%- for category in categories %},
         coalesce(i.spend_{{ category.slug }} / nullif(i.item_revenue, 0), 0)
             as spend_share_{{ category.slug }}
@@ -164,6 +189,8 @@ final as (
         on i.customer_id = s.customer_id and i.as_of_date = s.as_of_date
     left join activity_stats as act
         on act.customer_id = s.customer_id and act.as_of_date = s.as_of_date
+    left join review_stats as r
+        on r.customer_id = s.customer_id and r.as_of_date = s.as_of_date
 )
 
 select * from final
