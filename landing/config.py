@@ -199,6 +199,11 @@ class Models(_Strict):
     recommend_already_bought: bool = True
     risk_high_share: float = _dbt_default("risk_high_share", ge=0, le=1)
     risk_medium_share: float = _dbt_default("risk_medium_share", ge=0, le=1)
+    # Activation: each audience's control-group share, the retention list's length and the
+    # campaign outcome window (days after a send).
+    control_group_share: float = _dbt_default("control_group_share", ge=0, le=0.5)
+    retention_list_size: int = _dbt_default("retention_list_size", ge=1, le=1_000_000)
+    campaign_window_days: int = _dbt_default("campaign_window_days", ge=1, le=365)
 
     @model_validator(mode="after")
     def _tier_shares(self) -> Models:
@@ -303,6 +308,9 @@ class Config(_Strict):
             "recommender_holdout_days": self.models.recommender_holdout_days,
             "risk_high_share": self.models.risk_high_share,
             "risk_medium_share": self.models.risk_medium_share,
+            "control_group_share": self.models.control_group_share,
+            "retention_list_size": self.models.retention_list_size,
+            "campaign_window_days": self.models.campaign_window_days,
         }
 
 
