@@ -1,5 +1,9 @@
 """The web events stage of a generation run: a purchase session per observed order, browsing
 sessions of known customers (fewer after dropout) and anonymous sessions.
+
+A purchase session's search (35% of them) names what is then bought: the product noun of the
+order's first item, with a prefix ("cheap ", "best ", ...). Browsing searches name a noun of a
+category drawn from the customer's preferences.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from simulator.world import (
     SECONDS_PER_DAY,
     _pa,
 )
+
+_NOUN_QUERY = 1_000  # search codes from here on name a noun (code - _NOUN_QUERY), not a category
 
 
 class _EventsMixin:
@@ -53,7 +59,10 @@ class _EventsMixin:
             self._draw_category(rng, ex_cust),
             self.o_sec[ex_sess] / SECONDS_PER_DAY,
         )
-        sr_cat = self._draw_category(rng, o_cust[has_search])
+        # the search of a purchase session names what is then bought: the noun of the first
+        # item (coded _NOUN_QUERY + noun; browsing searches carry a category instead)
+        first_prod = self.it_prod[self.it_line == 1]  # items are sorted by order, one per order
+        sr_query = _NOUN_QUERY + self.noun[first_prod[has_search]]
         k = it_order.size
         p_sess = np.concatenate([has_pv, has_search, ex_sess, it_order, it_order, it_order])
         p_pos = np.concatenate(
@@ -80,7 +89,7 @@ class _EventsMixin:
             [np.full(has_pv.size + has_search.size, -1), ex_prod, it_prod, it_prod, it_prod]
         )
         p_qcat = np.concatenate(
-            [np.full(has_pv.size, -1), sr_cat, np.full(ex_sess.size + 3 * k, -1)]
+            [np.full(has_pv.size, -1), sr_query, np.full(ex_sess.size + 3 * k, -1)]
         )
         srt = np.argsort(p_sess * 256 + p_pos, kind="stable")
         p_sess, p_pos, p_type = p_sess[srt], p_pos[srt], p_type[srt]
@@ -196,7 +205,9 @@ class _EventsMixin:
         noun_offset = np.cumsum(noun_counts) - noun_counts
         ev_cust = sess_cust[sess].astype(np.int32)
         searches = np.flatnonzero(qcat >= 0)
-        q_cat = qcat[searches].astype(np.int64)
+        q_code = qcat[searches].astype(np.int64)
+        named = q_code >= _NOUN_QUERY  # purchase sessions: the bought item's noun
+        q_cat = np.where(named, 0, q_code)
         q_cust = ev_cust[searches]
         bargain = (q_cust >= 0) & (
             persona[np.maximum(q_cust, 0)] == PERSONAS.index("bargain_hunter")
@@ -209,6 +220,7 @@ class _EventsMixin:
         noun = noun_offset[q_cat] + (rng.random(searches.size) * noun_counts[q_cat]).astype(
             np.int64
         )
+        noun = np.where(named, q_code - _NOUN_QUERY, noun)
         query = np.full(sec.size, -1, dtype=np.int32)
         query[searches] = noun * n_q + prefix
 
