@@ -12,11 +12,19 @@ something real to find:
 * category preferences (Dirichlet, concentrated on 1-3 favourite categories), a
   persona-specific price tilt and a few favourite products drive what is bought and viewed;
 * browsing sessions follow the purchase rate times a persona browse multiplier while the
-  customer is alive and a tenth of it afterwards; every order has its own purchase session.
+  customer is alive and a tenth of it afterwards; every order has its own purchase session,
+  whose search (if any) names what is then bought;
+* a minority of customers (persona-dependent) review delivered items some days later; ratings
+  follow a hidden per-customer satisfaction that falls with the dropout probability, and the
+  last order before a dropout tends to get a bad review;
+* two past campaigns with a held-out control group: a win-back campaign to lapsed valuable
+  customers whose treated customers place an extra order with a known probability (the true
+  uplift is in the truth table campaigns_truth) and a newsletter without effect.
 
-The process is simulated ``future_days`` beyond ``end_date``.  Landing files only contain
-data up to ``end_date``; the truth files (personas, rates, dropout, future orders) are
-written to a separate directory and must never be read by the pipeline.
+The process is simulated ``future_days`` beyond ``end_date``.  Landing files (customers,
+products, order_lines, web_events, reviews, campaign_sends) only contain data up to
+``end_date``; the truth files (personas, rates, dropout, satisfaction, future orders, campaign
+effects) are written to a separate directory and must never be read by the pipeline.
 
 Everything is vectorized with numpy (no Python loop over customers, orders or events) and
 deterministic for a given :class:`ShopConfig`.
@@ -31,9 +39,11 @@ CLI::
     python -m simulator --customers 30000 --seed 42 --out data/landing --truth data/truth
     python -m simulator --archetype one_time_buyers --out DIR --truth DIR
 
-Modules: world (categories, personas, ShopConfig), archetypes (the named small shops), sampling
-(vectorized draws), shop (customers, products, orders, items), events (web sessions), tables
-(the Arrow tables), generate (writing the files), cli (``python -m simulator``).
+Modules: world (categories, personas, ShopConfig, review and campaign settings), archetypes (the
+named small shops), sampling (vectorized draws), shop (customers, products, orders, items),
+campaigns (past campaigns and their extra orders), reviews (satisfaction and reviews), events
+(web sessions), tables (the Arrow tables), generate (writing the files), cli
+(``python -m simulator``).
 """
 
 from simulator.archetypes import ARCHETYPES

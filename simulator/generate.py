@@ -21,14 +21,26 @@ def generate(
     """Write landing Parquet files to out_dir and truth files to truth_dir; return row counts
     of the tables written.
 
-    Landing tables: customers, products, order_lines, web_events (observed data up to
-    ``end_date`` only); products is left out when ``config.with_products`` is False and
-    web_events when ``config.with_events`` is False, and a file of a left-out table that an
-    earlier run left in out_dir is removed. Truth: customers_truth, future_order_items and
-    meta.json.
+    Landing tables: customers, products, order_lines, web_events, reviews, campaign_sends
+    (observed data up to ``end_date`` only); products and reviews are left out when
+    ``config.with_products`` is False, web_events when ``config.with_events`` is False and
+    campaign_sends when no campaign was sent (its send day before the observed period or its
+    audience empty), and a file of a left-out table that an earlier run left in out_dir is
+    removed. Truth: customers_truth (with the hidden satisfaction), future_order_items,
+    campaigns_truth (one row per campaign sent, with its true uplift; no rows if none) and
+    meta.json (the row counts of every table written).
     """
     out_dir, truth_dir = Path(out_dir), Path(truth_dir)
-    stages = ("customers", "products", "orders", "items", "events", "writing")
+    stages = (
+        "customers",
+        "products",
+        "orders",
+        "campaigns",
+        "items",
+        "reviews",
+        "events",
+        "writing",
+    )
     if not config.with_events:
         stages = tuple(s for s in stages if s != "events")
     shop = _Shop(config)

@@ -1,7 +1,9 @@
 """The generation run: customers, products, orders and their items, as numpy arrays.
 
-_Shop holds the intermediate arrays of one run; its web-event and table stages live in
-simulator.events and simulator.tables (mixins), run in that order by simulator.generate.
+_Shop holds the intermediate arrays of one run; its campaign, review, web-event and table stages
+live in simulator.campaigns, simulator.reviews, simulator.events and simulator.tables (mixins).
+simulator.generate runs customers, products, orders, campaigns (extra orders of treated
+customers, before the items so that they get order lines), items, reviews, events, tables.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from datetime import date
 
 import numpy as np
 
+from simulator.campaigns import _CampaignsMixin
 from simulator.events import _EventsMixin
+from simulator.reviews import _ReviewsMixin
 from simulator.sampling import _group_rank, _sample_cdf_rows, _stack_cdf, _time_of_day
 from simulator.tables import _TablesMixin
 from simulator.world import (
@@ -41,7 +45,7 @@ from simulator.world import (
 )
 
 
-class _Shop(_EventsMixin, _TablesMixin):
+class _Shop(_CampaignsMixin, _ReviewsMixin, _EventsMixin, _TablesMixin):
     """Holds the intermediate arrays of one generation run (all times in days or seconds
     from the start of the observed period)."""
 

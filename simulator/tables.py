@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 from simulator.world import (
     ACQ_CHANNELS,
     BRANDS,
+    CAMPAIGN_WINDOW_DAYS,
     CATEGORIES,
     CATEGORY_SPECS,
     COUNTRIES,
@@ -23,6 +24,7 @@ from simulator.world import (
     ORDER_CHANNELS,
     ORDER_STATUSES,
     PERSONAS,
+    REVIEW_TEXTS,
     SEARCH_PREFIXES,
     SECONDS_PER_DAY,
 )
@@ -54,8 +56,10 @@ class _TablesMixin:
     def tables(self) -> Iterator[tuple[str, pa.Table]]:
         """Yield (name, table) one at a time so that each can be written and freed.
 
-        Without products (``with_products=False``) the products table is not yielded and every
-        product_id is NULL; without events (``with_events=False``) web_events is not yielded.
+        Without products (``with_products=False``) the products and reviews tables are not
+        yielded and every product_id is NULL; without events (``with_events=False``) web_events
+        is not yielded; campaign_sends only if a campaign was sent (campaigns_truth always, with a
+        row per campaign sent).
         """
         n, m = self.cfg.customers, self.cfg.products
         with_products = self.cfg.with_products
@@ -160,6 +164,10 @@ class _TablesMixin:
             yield "web_events", self._web_events(cust_ids, prod_ids)
         for attr in [a for a in vars(self) if a.startswith("ev_")]:
             delattr(self, attr)  # free the event arrays before building the truth tables
+        if with_products:  # a review needs a product
+            yield "reviews", self._reviews(cust_ids, prod_ids)
+        if self.sent:  # no campaign was sent (short history or empty audiences): no file
+            yield "campaign_sends", self._campaign_sends(cust_ids)
 
         # ---- truth ------------------------------------------------------------------------
         fut_o = ~obs & (self.o_status != 1)
@@ -187,6 +195,7 @@ class _TablesMixin:
                 "future_orders": pa.array(fut_orders, pa.int64()),
                 "future_spend": pa.array(fut_spend, pa.float64()),
                 "favourite_categories": pc.binary_join_element_wise(*top3_cols, ","),
+                "satisfaction": pa.array(self.satisfaction, pa.float64()),
             }
         )
         fut_items = items_all.filter(pa.array(fut_it))
@@ -205,6 +214,96 @@ class _TablesMixin:
         )
         yield "customers_truth", customers_truth
         yield "future_order_items", future_order_items
+        yield "campaigns_truth", self._campaigns_truth()
+
+    def _reviews(self, cust_ids: pa.Array, prod_ids: pa.Array) -> pa.Table:
+        """The reviews landing table from the reviews stage's arrays."""
+        texts = [
+            REVIEW_TEXTS[r][j] if j < len(REVIEW_TEXTS[r]) else ""
+            for r in range(len(REVIEW_TEXTS))
+            for j in range(max(len(t) for t in REVIEW_TEXTS))
+        ]
+        return pa.table(
+            {
+                "review_id": _ids("REV-", self.rv_cust.size, 7),
+                "customer_id": pc.take(cust_ids, pa.array(self.rv_cust)),
+                "product_id": pc.take(prod_ids, pa.array(self.rv_prod)),
+                "rating": pa.array(self.rv_rating, pa.int64()),
+                "reviewed_at": _timestamps(self.epoch_s, self.rv_sec),
+                "review_text": _take(pa.array(texts, pa.string()), self.rv_text),
+            }
+        )
+
+    def _campaign_sends(self, cust_ids: pa.Array) -> pa.Table:
+        """The campaign_sends landing table: one row per campaign and audience member."""
+        sizes = [s.audience.size for s in self.sent]
+        return pa.table(
+            {
+                "campaign_id": pa.array(
+                    np.repeat([s.campaign_id for s in self.sent], sizes), pa.string()
+                ),
+                "customer_id": pc.take(
+                    cust_ids, pa.array(np.concatenate([s.audience for s in self.sent]))
+                ),
+                "audience": pa.array(
+                    np.repeat([s.audience_name for s in self.sent], sizes), pa.string()
+                ),
+                "sent_at": _timestamps(
+                    self.epoch_s, np.repeat([s.sent_s for s in self.sent], sizes)
+                ),
+                "is_control": pa.array(np.concatenate([s.control for s in self.sent]), pa.bool_()),
+            }
+        )
+
+    def _campaigns_truth(self) -> pa.Table:
+        """One row per campaign sent with its true effect on the treated (no rows if none).
+
+        true_conversion_uplift: share of the treated who converted (an order completed or
+        returned in [sent_at, sent_at + window)) only because of their extra order;
+        true_revenue_uplift_per_customer: net revenue of the extra (completed) orders per treated
+        customer. Both are 0 for a campaign without effect.
+        """
+        n = self.cfg.customers
+        window = CAMPAIGN_WINDOW_DAYS * SECONDS_PER_DAY
+        net = self.it_qty * self.it_price - self.it_discount
+        rows: dict[str, list] = {
+            "campaign_id": [],
+            "audience": [],
+            "sent_s": [],
+            "treated": [],
+            "control": [],
+            "conversion": [],
+            "revenue": [],
+        }
+        for s in self.sent:  # a couple of campaigns
+            treated = s.audience[~s.control]
+            in_window = (
+                (self.o_sec >= s.sent_s) & (self.o_sec < s.sent_s + window) & (self.o_status != 1)
+            )
+            extra = self.o_campaign == s.campaign
+            with_extra = np.bincount(self.o_cust[in_window], minlength=n)[treated] > 0
+            without = np.bincount(self.o_cust[in_window & ~extra], minlength=n)[treated] > 0
+            extra_items = extra[self.it_order] & (self.o_status[self.it_order] == 0)
+            n_treated = max(treated.size, 1)
+            rows["campaign_id"].append(s.campaign_id)
+            rows["audience"].append(s.audience_name)
+            rows["sent_s"].append(s.sent_s)
+            rows["treated"].append(int(treated.size))
+            rows["control"].append(int(s.control.sum()))
+            rows["conversion"].append(float((with_extra.sum() - without.sum()) / n_treated))
+            rows["revenue"].append(float(net[extra_items].sum() / n_treated))
+        return pa.table(
+            {
+                "campaign_id": pa.array(rows["campaign_id"], pa.string()),
+                "audience": pa.array(rows["audience"], pa.string()),
+                "sent_at": _timestamps(self.epoch_s, np.array(rows["sent_s"], np.int64)),
+                "window_days": pa.array(np.full(len(self.sent), CAMPAIGN_WINDOW_DAYS), pa.int64()),
+                "treated": pa.array(rows["treated"], pa.int64()),
+                "control": pa.array(rows["control"], pa.int64()),
+                "true_conversion_uplift": pa.array(rows["conversion"], pa.float64()),
+                "true_revenue_uplift_per_customer": pa.array(rows["revenue"], pa.float64()),
+            }
+        )
 
     def _web_events(self, cust_ids: pa.Array, prod_ids: pa.Array) -> pa.Table:
         """The web_events landing table from the events stage's arrays."""

@@ -11,8 +11,15 @@ import numpy as np
 
 SECONDS_PER_DAY = 86_400
 
-LANDING_TABLES = ("customers", "products", "order_lines", "web_events")
-TRUTH_TABLES = ("customers_truth", "future_order_items")
+LANDING_TABLES = (
+    "customers",
+    "products",
+    "order_lines",
+    "web_events",
+    "reviews",
+    "campaign_sends",
+)
+TRUTH_TABLES = ("customers_truth", "future_order_items", "campaigns_truth")
 
 
 @dataclass(frozen=True)
@@ -32,8 +39,9 @@ class ShopConfig:
       each category takes nearly all of its sales.
     * ``products`` may be below the number of categories (even 1): the catalogue then covers
       only some categories and purchases of the others go to the covered ones.
-    * ``with_products``: False writes no products table, and order lines, web events and the
-      truth's future order items carry a NULL product_id.
+    * ``with_products``: False writes no products table and no reviews (a review needs a
+      product), and order lines, web events and the truth's future order items carry a NULL
+      product_id.
     * ``with_events``: False writes no web_events table (and skips simulating the sessions).
     """
 
@@ -217,3 +225,72 @@ LAUNCH_SHARE = 0.2  # share of products launched during the observed period
 POPULARITY_EXPONENT = 1.1  # Zipf exponent of product popularity within a category
 DISCOUNT_RATES = np.array([0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.40, 0.50])
 DISCOUNT_RATE_P = np.array([0.20, 0.25, 0.15, 0.15, 0.08, 0.08, 0.05, 0.04])
+
+# Reviews (simulator.reviews): a minority of customers review; satisfaction drives the ratings.
+REVIEWER_SHARE = {  # share of a persona's customers who ever write reviews
+    "loyal": 0.35,
+    "bargain_hunter": 0.25,
+    "big_spender": 0.30,
+    "occasional": 0.15,
+    "window_shopper": 0.12,
+}
+SATISFACTION_OFFSET = {  # persona shift of the satisfaction logit
+    "loyal": 0.3,
+    "bargain_hunter": -0.2,
+    "big_spender": 0.1,
+    "occasional": 0.0,
+    "window_shopper": -0.1,
+}
+SATISFACTION_BASE = 1.9  # satisfaction = expit(base + offset - w * z(logit p_drop) + noise)
+SATISFACTION_DROP_WEIGHT = 0.5  # how strongly satisfaction falls with the dropout probability
+SATISFACTION_NOISE = 0.6
+REVIEW_NOISE = 0.9  # scale of the logistic noise of a single review around the satisfaction
+LAST_ORDER_PENALTY = 1.5  # the order a customer drops out after was a bad experience
+RATING_CUTS = np.array([-0.55, 0.0, 0.85, 2.2])  # latent review score -> 1..5 stars
+BAD_REVIEW_BOOST = 1.5  # 1-2 star experiences are this much more likely to be reviewed
+REVIEW_DELAY_DAYS = (2.0, 2.0, 4.0)  # reviewed ~ order + min + Gamma(shape, scale) days
+REVIEW_TEXT_SHARE = 0.65  # share of reviews with a text
+REVIEW_TEXTS: tuple[tuple[str, ...], ...] = (  # by rating 1..5
+    (
+        "Very disappointed, would not buy again.",
+        "Broke after a few days.",
+        "Not as described. Returning it is a hassle.",
+        "Terrible quality.",
+    ),
+    (
+        "Below expectations.",
+        "Quality could be better for the price.",
+        "Arrived late and feels cheap.",
+    ),
+    ("It's okay.", "Does the job, nothing special.", "Average quality for the price."),
+    ("Good product, happy with it.", "Works well, fast delivery.", "Nice, would recommend."),
+    (
+        "Excellent, exactly what I wanted!",
+        "Love it, great quality.",
+        "Perfect, will buy again.",
+        "Five stars, highly recommended.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class _Campaign:
+    kind: str  # campaign_id = f"{kind}_{yyyy_mm}" of the send date
+    audience: str
+    days_before_end: int  # sent this many days before end_date (at SEND_HOUR)
+    effect: float  # probability that a treated customer places one extra order in the window
+
+
+# Past campaigns (simulator.campaigns), each with a held-out control group.
+CAMPAIGN_SPECS: tuple[_Campaign, ...] = (
+    _Campaign("winback", "win_back", 150, 0.13),
+    _Campaign("newsletter", "newsletter", 100, 0.0),
+)
+CAMPAIGN_WINDOW_DAYS = 30  # outcome window after sent_at
+CAMPAIGN_CONTROL_SHARE = 0.2
+CAMPAIGN_SEND_HOUR = 10
+WINBACK_MIN_ORDERS = 2  # non-cancelled orders before the send
+WINBACK_LAPSED_DAYS = (90, 365)  # last order this many days before the send
+NEWSLETTER_ACTIVE_DAYS = 180  # ordered within this many days before the send
+NEWSLETTER_SAMPLE = 0.5  # share of the active customers sampled
+CAMPAIGN_RESPONSE_DAYS = 7.0  # mean delay of an extra order (exponential, cut at the window)

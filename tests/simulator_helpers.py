@@ -61,6 +61,21 @@ SCHEMAS: dict[str, dict[str, pa.DataType]] = {
         "search_query": STR,
         "device": STR,
     },
+    "reviews": {
+        "review_id": STR,
+        "customer_id": STR,
+        "product_id": STR,
+        "rating": pa.int64(),
+        "reviewed_at": TS,
+        "review_text": STR,
+    },
+    "campaign_sends": {
+        "campaign_id": STR,
+        "customer_id": STR,
+        "audience": STR,
+        "sent_at": TS,
+        "is_control": pa.bool_(),
+    },
 }
 TRUTH_SCHEMAS: dict[str, dict[str, pa.DataType]] = {
     "customers_truth": {
@@ -73,6 +88,7 @@ TRUTH_SCHEMAS: dict[str, dict[str, pa.DataType]] = {
         "future_orders": pa.int64(),
         "future_spend": pa.float64(),
         "favourite_categories": STR,
+        "satisfaction": pa.float64(),
     },
     "future_order_items": {
         "customer_id": STR,
@@ -83,6 +99,16 @@ TRUTH_SCHEMAS: dict[str, dict[str, pa.DataType]] = {
         "unit_price": pa.float64(),
         "discount": pa.float64(),
         "status": STR,
+    },
+    "campaigns_truth": {
+        "campaign_id": STR,
+        "audience": STR,
+        "sent_at": TS,
+        "window_days": pa.int64(),
+        "treated": pa.int64(),
+        "control": pa.int64(),
+        "true_conversion_uplift": pa.float64(),
+        "true_revenue_uplift_per_customer": pa.float64(),
     },
 }
 

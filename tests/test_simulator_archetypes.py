@@ -89,6 +89,9 @@ def _check_common(shop: Shop) -> None:
     expected = ["customers", "order_lines"]
     expected += ["products"] if config.with_products else []
     expected += ["web_events"] if config.with_events else []
+    expected += ["reviews"] if config.with_products else []  # a review needs a product
+    campaigns = truth["campaigns_truth"]
+    expected += ["campaign_sends"] if len(campaigns) else []  # only if a campaign was sent
     assert sorted(landing) == sorted(expected)
     assert sorted(truth) == sorted(TRUTH_SCHEMAS)
     written = {**landing, **truth}
@@ -124,6 +127,19 @@ def _check_common(shop: Shop) -> None:
         purchases = ev[ev.event_type == "purchase"]
         assert len(purchases) == len(lines)  # one purchase event per order line
         observed.append((ev, "event_at"))
+    if config.with_products:
+        observed.append((landing["reviews"], "reviewed_at"))
+        assert landing["reviews"].rating.between(1, 5).all()
+    if len(campaigns):
+        sends = landing["campaign_sends"]
+        assert campaigns.campaign_id.is_unique
+        assert set(sends.campaign_id) == set(campaigns.campaign_id)
+        per = sends.groupby("campaign_id").is_control.agg(["sum", "size"])
+        per = per.reindex(campaigns.campaign_id)
+        assert (per["sum"].to_numpy() == campaigns.control.to_numpy()).all()
+        assert (per["size"].to_numpy() == (campaigns.treated + campaigns.control).to_numpy()).all()
+        assert (campaigns.sent_at >= shop.start).all() and (campaigns.sent_at < shop.obs_end).all()
+        observed.append((sends, "sent_at"))
     for df, col in observed:
         assert df[col].min() >= shop.start, col
         assert df[col].max() < shop.obs_end, col
@@ -297,12 +313,20 @@ def test_repeat_rate_orders_more_with_higher_rate(tmp_path: Path) -> None:
 
 def test_left_out_table_removes_stale_file(tmp_path: Path) -> None:
     out, truth = tmp_path / "landing", tmp_path / "truth"
-    tiny = ARCHETYPES["tiny"]
-    generate(tiny, out, truth, progress=False)
-    assert (out / "products.parquet").is_file() and (out / "web_events.parquet").is_file()
+    generate(ARCHETYPES["one_product"], out, truth, progress=False)  # a year: campaigns sent
+    for name in ("products", "web_events", "reviews", "campaign_sends"):
+        assert (out / f"{name}.parquet").is_file(), name
+    tiny = ARCHETYPES["tiny"]  # 8 weeks of history: no campaign
     counts = generate(replace(tiny, with_products=False, with_events=False), out, truth, False)
     assert sorted(p.name for p in out.iterdir()) == ["customers.parquet", "order_lines.parquet"]
-    assert set(counts) == {"customers", "order_lines", "customers_truth", "future_order_items"}
+    assert set(counts) == {
+        "customers",
+        "order_lines",
+        "customers_truth",
+        "future_order_items",
+        "campaigns_truth",
+    }
+    assert pd.read_parquet(truth / "campaigns_truth.parquet").empty
 
 
 def test_invalid_knobs(tmp_path: Path) -> None:
