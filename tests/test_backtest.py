@@ -51,6 +51,7 @@ def truncated_world(warehouse, tmp_path_factory):
                 ("order_lines", "ordered_at"),
                 ("web_events", "event_at"),
                 ("customers", "signup_at"),
+                ("reviews", "reviewed_at"),
             )
         )
     assert deleted > 10_000  # the test means something only if much of the future is gone
