@@ -11,7 +11,7 @@ DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/se
 CONFIG ?= configs/synthetic.yml
 export SHOP_CONFIG := $(abspath $(CONFIG))
 
-.PHONY: setup browser run test ui lint format benchmark gallery clean
+.PHONY: setup browser run report test ui lint format benchmark gallery clean
 
 setup: $(INSTALLED) $(MANIFEST)
 
@@ -28,6 +28,11 @@ $(MANIFEST): $(INSTALLED) $(DBT_SOURCES)
 
 run: setup
 	$(BIN)/python -m orchestration.cli run $(if $(DAYS),--days $(DAYS))
+
+# The marketing report (data_dir/reports/marketing_report.html) from the current warehouse: only
+# that asset is materialized, through Dagster; prints the file's path.
+report: setup
+	$(BIN)/python -m orchestration.cli report
 
 # CI runs only `make test`, so it lints first.
 test: setup browser lint
