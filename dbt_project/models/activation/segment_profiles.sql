@@ -1,6 +1,7 @@
 {#- One row per segment, for both segmentations (the behavioural clusters and the RFM grid):
-    how many customers, their share of revenue, mean churn risk and predicted value, and the
-    categories they spend most on. -#}
+    how many customers, their share of revenue, mean churn risk and predicted value, the
+    categories they spend most on, and what to do: the audience (scores.audiences) most of its
+    members fall in, with that audience's suggested action. -#}
 with segments as (
     select * from {{ source('scores', 'customer_segments') }}
 ),
@@ -15,6 +16,10 @@ customer_value as (
 
 features as (
     select * from {{ ref('customer_features') }}
+),
+
+audiences as (
+    select * from {{ ref('audiences') }}
 ),
 
 items as (
@@ -72,6 +77,38 @@ top_categories as (
     group by all
 ),
 
+audience_members as (
+    select
+        customer_segment.segment_type,
+        customer_segment.segment,
+        audiences.audience,
+        min(audiences.suggested_action) as suggested_action,
+        count(*) as members
+    from customer_segment
+    inner join audiences on customer_segment.customer_id = audiences.customer_id
+    group by all
+),
+
+ranked_audiences as (
+    select
+        *,
+        row_number() over (
+            partition by segment_type, segment order by members desc, audience asc
+        ) as audience_rank
+    from audience_members
+),
+
+main_audience as (
+    select
+        segment_type,
+        segment,
+        audience as main_audience,
+        members as main_audience_members,
+        suggested_action
+    from ranked_audiences
+    where audience_rank = 1
+),
+
 profiles as (
     select
         segment_type,
@@ -91,9 +128,17 @@ profiles as (
 
 select
     profiles.*,
-    top_categories.top_categories
+    top_categories.top_categories,
+    main_audience.main_audience,
+    cast(coalesce(main_audience.main_audience_members, 0) / profiles.customers as double)
+        as main_audience_share,
+    coalesce(main_audience.suggested_action, 'no targeted audience: regular newsletter only')
+        as suggested_action
 from profiles
 left join top_categories
     on profiles.segment_type = top_categories.segment_type
         and profiles.segment = top_categories.segment
+left join main_audience
+    on profiles.segment_type = main_audience.segment_type
+        and profiles.segment = main_audience.segment
 order by profiles.segment_type asc, profiles.customers desc
