@@ -3,6 +3,7 @@ the code location (`@dg.definitions`); everything is built in orchestration/defs
 
 import dagster as dg
 
+from orchestration.defs.activation import activation_checks
 from orchestration.defs.exports import exports
 from orchestration.defs.ingestion import build_ingestion
 from orchestration.defs.models import build_models
@@ -35,7 +36,11 @@ def defs() -> dg.Definitions:
             dbt_activation_models,
             exports,
         ],
-        asset_checks=[*reconciliation_checks, *build_suite_checks(settings.config)],
+        asset_checks=[
+            *reconciliation_checks,
+            *build_suite_checks(settings.config),
+            *activation_checks,
+        ],
         jobs=[refresh_job],
         schedules=[daily_refresh],
         sensors=[landing_files],
