@@ -27,7 +27,39 @@ def test_every_scored_table_declares_typed_columns(contract):
     for columns in contract.values():
         names = [name for name, _ in columns]
         assert names[0] == "customer_id" and names[-2:] == ["model_version", "scored_at"]
-    assert exported_tables(dbt_project.manifest_path)[4:] == ["customer_360", "segment_profiles"]
+    assert exported_tables(dbt_project.manifest_path)[4:] == [
+        "audiences",
+        "brand_exposure",
+        "campaign_results",
+        "customer_360",
+        "personalised_recommendations",
+        "recommended_products",
+        "repurchase_promotion",
+        "retention_care",
+        "retention_list",
+        "retention_list_coverage",
+        "segment_profiles",
+        "win_back",
+    ]
+
+
+def test_activation_tables_enforce_their_column_contract():
+    """The tables CRM imports read have a dbt model contract: every column typed, enforced."""
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    models = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    for name in ("audiences", "retention_list", "retention_list_coverage", "campaign_results"):
+        node = models[name]
+        assert node["config"]["contract"]["enforced"], name
+        assert node["columns"] and all(c["data_type"] for c in node["columns"].values()), name
+    assert list(models["audiences"]["columns"]) == [
+        "customer_id",
+        "audience",
+        "reason",
+        "suggested_action",
+        "priority",
+        "in_control_group",
+        "as_of_date",
+    ]
 
 
 def test_an_untyped_column_is_refused(tmp_path):
