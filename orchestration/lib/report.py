@@ -149,7 +149,7 @@ class HtmlTable:
     numeric (right-aligned)."""
 
     headers: list[str]
-    rows: list[list[str]]
+    rows: list[list[str | tuple[str, str]]]  # a cell is text, or (text, detail on a 2nd line)
     numeric: list[bool]
     caption: str = ""
 
@@ -355,6 +355,15 @@ def _attr(text: str) -> str:
 _thousands = FuncFormatter(lambda value, _: f"{value:,.0f}" if abs(value) >= 10 else f"{value:g}")
 
 
+_compact = FuncFormatter(
+    lambda value, _: (
+        f"{value / 1e6:g}M"
+        if abs(value) >= 1e6
+        else (f"{value / 1e3:g}k" if abs(value) >= 1e3 else f"{value:g}")
+    )
+)
+
+
 def _figure(width: float, height: float) -> tuple[plt.Figure, plt.Axes]:
     return plt.subplots(figsize=(width, height))
 
@@ -384,6 +393,10 @@ def segments_section(conn: duckdb.DuckDBPyConnection, fmt: Formats, charts: _Cha
         "order by segment_type, customers desc, segment"
     ).df()
     extra = [c for c in frame.columns if c not in SEGMENT_PROFILE_COLUMNS]
+    # The segment's main audience and its action read best as one "what to do" cell.
+    action = [c for c in ("main_audience", "main_audience_share", "suggested_action") if c in extra]
+    if "suggested_action" in action:
+        extra = [c for c in extra if c not in action]
     behavioural = frame[frame["segment_type"] == "behavioural"]
     main = behavioural if len(behavioural) else frame[frame["segment_type"] == frame.iloc[0, 0]]
 
@@ -400,6 +413,7 @@ def segments_section(conn: duckdb.DuckDBPyConnection, fmt: Formats, charts: _Cha
     for segment_type, group in frame.groupby("segment_type", sort=True):
         headers = ["Segment", "Customers", "Share of customers", "Revenue", "Share of revenue"]
         headers += ["Mean churn risk", "Mean expected revenue", "Top categories"]
+        headers += ["What to do"] if "suggested_action" in action else []
         headers += [_humanize(c) for c in extra]
         rows = [
             [
@@ -411,11 +425,13 @@ def segments_section(conn: duckdb.DuckDBPyConnection, fmt: Formats, charts: _Cha
                 fmt.percent(r["mean_churn_probability"], 0),
                 fmt.money(r["mean_expected_revenue"]),
                 fmt.text(r["top_categories"]),
+                *([_action_cell(fmt, r)] if "suggested_action" in action else []),
                 *(_extra_cell(fmt, c, r[c]) for c in extra),
             ]
             for _, r in group.iterrows()
         ]
-        numeric = [False, True, True, True, True, True, True, False] + [False] * len(extra)
+        numeric = [False, True, True, True, True, True, True, False]
+        numeric += [False] * (len(headers) - len(numeric))
         caption = {
             "behavioural": "Behavioural segments",
             "rfm": "RFM segments (recency, frequency, monetary value)",
@@ -427,6 +443,19 @@ def segments_section(conn: duckdb.DuckDBPyConnection, fmt: Formats, charts: _Cha
             "segment profiles carry them."
         )
     return section
+
+
+def _action_cell(fmt: Formats, row: pd.Series) -> str | tuple[str, str]:
+    """The suggested action, with the segment's main audience (and its share) below it."""
+    action = fmt.text(row["suggested_action"])
+    audience = row.get("main_audience")
+    if audience is None or pd.isna(audience):
+        return action
+    share = row.get("main_audience_share")
+    detail = f"main audience: {audience}"
+    if share is not None and pd.notna(share):
+        detail += f" ({fmt.percent(share, 0)} of the segment)"
+    return (action, detail)
 
 
 def _extra_cell(fmt: Formats, column: str, value: object) -> str:
@@ -699,7 +728,7 @@ def _coverage_chart(coverage: dict[str, float], fmt: Formats, charts: _Charts) -
         ax.set_yticks(y, labels)
         ax.set_ylim(-0.6, 1.8)
         ax.set_xlabel(f"value at risk covered ({fmt.currency})")
-        ax.xaxis.set_major_formatter(_thousands)
+        ax.xaxis.set_major_formatter(_compact)
         ax.set_title(f"Value at risk covered by {fmt.count(coverage['list_size'])} customers")
         ax.grid(axis="y", visible=False)
         ax.margins(x=0.18)
@@ -751,15 +780,17 @@ def value_section(conn: duckdb.DuckDBPyConnection, fmt: Formats, charts: _Charts
         f"{fmt.count(len(values))} customers are expected to spend {fmt.money(total)}{period}; "
         f"the top 10 % ({fmt.count(top_n)} customers) hold {fmt.percent(top_share)} of it."
     )
-    positive = values[values > 0]
+    positive = values[values >= 1]  # below one currency unit, a log axis would stretch to 0.0001
+    below = len(values) - len(positive)
     if len(positive):
         section.charts.append(_value_chart(positive, fmt, charts))
         section.note = (
             "The histogram's horizontal axis is on a log scale (each step is ten times the "
             "previous), so small and large values both show."
             + (
-                f" {fmt.count(zero)} customers with no expected revenue are not drawn."
-                if zero
+                f" {fmt.count(below)} customers expected to spend less than "
+                f"{fmt.money(1, 0)} ({fmt.count(zero)} of them nothing) are not drawn."
+                if below
                 else ""
             )
         )
@@ -909,7 +940,7 @@ def campaigns_section(conn: duckdb.DuckDBPyConnection, fmt: Formats, charts: _Ch
                 "Conversion control",
                 "Conversion uplift (95 % CI)",
                 "Revenue uplift per customer (95 % CI)",
-                "Proven",
+                "Conversion uplift proven",
                 "Window",
             ],
             [
@@ -919,12 +950,16 @@ def campaigns_section(conn: duckdb.DuckDBPyConnection, fmt: Formats, charts: _Ch
                     f"{fmt.count(r['treated_customers'])} / {fmt.count(r['control_customers'])}",
                     fmt.percent(r["treated_conversion_rate"]),
                     fmt.percent(r["control_conversion_rate"]),
-                    f"{fmt.points(r['conversion_uplift'])} "
-                    f"({fmt.points(r['conversion_uplift_ci_low'])} to "
-                    f"{fmt.points(r['conversion_uplift_ci_high'])})",
-                    f"{fmt.money(r['revenue_uplift_per_customer'])} "
-                    f"({fmt.money(r['revenue_uplift_ci_low'])} to "
-                    f"{fmt.money(r['revenue_uplift_ci_high'])})",
+                    (
+                        fmt.points(r["conversion_uplift"]),
+                        f"{fmt.points(r['conversion_uplift_ci_low'])} to "
+                        f"{fmt.points(r['conversion_uplift_ci_high'])}",
+                    ),
+                    (
+                        fmt.money(r["revenue_uplift_per_customer"]),
+                        f"{fmt.money(r['revenue_uplift_ci_low'])} to "
+                        f"{fmt.money(r['revenue_uplift_ci_high'])}",
+                    ),
                     fmt.text(bool(r["significant"])) if pd.notna(r["significant"]) else "–",
                     f"{fmt.count(r['window_days'])} days"
                     + ("" if bool(r["outcome_complete"]) else " (still open)"),
@@ -942,8 +977,6 @@ def _campaign_chart(frame: pd.DataFrame, fmt: Formats, charts: _Charts) -> Marku
     frame = frame.iloc[::-1]
     labels = [f"{c}\n({a})" for c, a in zip(frame["campaign_id"], frame["audience"], strict=True)]
     y = np.arange(len(frame))
-    proven = frame["significant"].fillna(False).astype(bool).to_numpy()
-    colors = [GREEN if p else GREY for p in proven]
     with plt.rc_context(_CHART_STYLE):
         fig, (conv, rev) = plt.subplots(1, 2, figsize=(10, 0.55 * len(frame) + 1.5), sharey=True)
         for ax, column, scale, title, xlabel in (
@@ -954,6 +987,8 @@ def _campaign_chart(frame: pd.DataFrame, fmt: Formats, charts: _Charts) -> Marku
             low = frame[f"{column.removesuffix('_per_customer')}_ci_low"].to_numpy(float) * scale
             high = frame[f"{column.removesuffix('_per_customer')}_ci_high"].to_numpy(float) * scale
             errors = np.vstack([np.clip(centre - low, 0, None), np.clip(high - centre, 0, None)])
+            proven = (low > 0) | (high < 0)  # the 95 % interval excludes zero
+            colors = [GREEN if p else GREY for p in proven]
             for yy, c, lo, hi, color in zip(y, centre, errors[0], errors[1], colors, strict=True):
                 ax.errorbar(
                     c,
