@@ -789,7 +789,9 @@ def value_section(conn: duckdb.DuckDBPyConnection, fmt: Formats, charts: _Charts
             "previous), so small and large values both show."
             + (
                 f" {fmt.count(below)} customers expected to spend less than "
-                f"{fmt.money(1, 0)} ({fmt.count(zero)} of them nothing) are not drawn."
+                f"{fmt.money(1, 0)}"
+                + (f" ({fmt.count(zero)} of them nothing)" if zero else "")
+                + " are not drawn."
                 if below
                 else ""
             )
