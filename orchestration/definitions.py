@@ -9,6 +9,7 @@ from orchestration.defs.ingestion import build_ingestion
 from orchestration.defs.models import build_models
 from orchestration.defs.partitions import daily_partitions
 from orchestration.defs.quality import build_suite_checks
+from orchestration.defs.report import marketing_report
 from orchestration.defs.resources import build_resources
 from orchestration.defs.schedules import build_refresh
 from orchestration.defs.transform import (
@@ -35,6 +36,7 @@ def defs() -> dg.Definitions:
             *build_models(settings.config),
             dbt_activation_models,
             exports,
+            marketing_report,
         ],
         asset_checks=[
             *reconciliation_checks,
