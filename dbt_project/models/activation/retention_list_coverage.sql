@@ -1,12 +1,8 @@
 {#- One row: how much value at risk the retention list covers, against a list of the same length
     chosen by churn probability alone (the high-risk tier's logic), and the total. The asset check
     retention_list_coverage (orchestration/defs/activation.py) reads it. -#}
-with churn as (
-    select * from {{ source('scores', 'churn_scores') }}
-),
-
-customer_value as (
-    select * from {{ source('scores', 'customer_value') }}
+with customers as (
+    select * from {{ ref('customer_360') }}
 ),
 
 retention_list as (
@@ -15,14 +11,11 @@ retention_list as (
 
 at_risk as (
     select
-        churn.customer_id,
-        churn.churn_probability * customer_value.expected_revenue as value_at_risk,
-        row_number() over (
-            order by churn.churn_probability desc, churn.customer_id asc
-        ) as probability_rank
-    from churn
-    inner join customer_value on churn.customer_id = customer_value.customer_id
-    where churn.churn_probability is not null and customer_value.expected_revenue is not null
+        customer_id,
+        value_at_risk,
+        row_number() over (order by churn_probability desc, customer_id asc) as probability_rank
+    from customers
+    where value_at_risk is not null
 ),
 
 totals as (
