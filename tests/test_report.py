@@ -1,4 +1,4 @@
-"""The marketing report (orchestration/lib/report.py, asset scores/marketing_report): built in the
+"""The marketing report (orchestration/lib/report/, asset scores/marketing_report): built in the
 session's refresh, self-contained (nothing fetched), and rendered by a real browser offline with
 its sections, charts and tables. Also rendered on a scratch warehouse whose tables are missing,
 empty or lacking a column."""
