@@ -179,7 +179,7 @@ def report() -> int:
     from dagster import DagsterInstance
 
     from orchestration.definitions import defs
-    from orchestration.lib.report import REPORT_FILE
+    from orchestration.summary import step_errors
 
     key = dg.AssetKey(["scores", "marketing_report"])
     instance = DagsterInstance.get()
@@ -201,15 +201,14 @@ def report() -> int:
             tags={"launched_by": "make report", PID_TAG: str(os.getpid())},
         )
     if not result.success:
-        failures = [e for e in result.all_events if e.is_step_failure]
-        reason = failures[0].step_failure_data.error.message.strip() if failures else ""
+        reason = "\n".join(step_errors(instance, run_id).values())
         print(f"The report failed (run {run_id}, log {log_path}): {reason}", file=sys.stderr)
         return 1
     metadata = result.asset_materializations_for_node("scores__marketing_report")[0].metadata
     empty = metadata["sections_empty"].value or {}
     for section, why in empty.items():
         print(f"  {section}: {why}")
-    print(f"Marketing report: {settings.report_dir / REPORT_FILE}")
+    print(f"Marketing report: {settings.marketing_report}")
     return 0
 
 

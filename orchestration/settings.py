@@ -61,6 +61,11 @@ class Settings:
     def report_dir(self) -> Path:
         return self.data_dir / "reports"
 
+    @property
+    def marketing_report(self) -> Path:
+        """The self-contained HTML report for marketers (asset scores/marketing_report)."""
+        return self.report_dir / "marketing_report.html"
+
     # The synthetic shop's generated landing files and hidden truth (tests read the truth;
     # assets never).
     @property

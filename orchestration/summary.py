@@ -25,8 +25,9 @@ def stage_of(step_key: str) -> str:
         ("dbt_daily", "dbt daily models"),
         ("dbt_features", "dbt features"),
         ("models__", "model training"),
+        ("scores__marketing_report", "activation"),
         ("scores__", "scoring"),
-        ("dbt_activation", "customer_360 (dbt)"),
+        ("dbt_activation", "activation"),
     ):
         if step_key.startswith(prefix):
             return stage
@@ -141,4 +142,6 @@ def print_summary(instance: DagsterInstance, run_id: str, wall_seconds: float) -
 
     print(f"\nWarehouse: {settings.duckdb_path}")
     print(f"Exports (Parquet and CSV): {settings.export_dir}")
+    if settings.marketing_report.exists():
+        print(f"Marketing report: {settings.marketing_report}")
     print("Open the UI: make ui, then http://127.0.0.1:3000")

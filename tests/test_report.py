@@ -17,7 +17,6 @@ from orchestration.lib.report import (
     COVERAGE_COLUMNS,
     CUSTOMER_VALUE_COLUMNS,
     RECOMMENDED_PRODUCT_COLUMNS,
-    REPORT_FILE,
     RETENTION_LIST_COLUMNS,
     SEGMENT_PROFILE_COLUMNS,
     ReportDataError,
@@ -63,7 +62,7 @@ def _rows(conn: duckdb.DuckDBPyConnection, table: str) -> int:
 def report_path(pipeline_run) -> Path:
     from orchestration.settings import get_settings
 
-    return get_settings().report_dir / REPORT_FILE
+    return get_settings().marketing_report
 
 
 def test_report_asset_materialized_in_the_refresh(pipeline_run, report_path, warehouse):

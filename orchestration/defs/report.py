@@ -4,7 +4,7 @@ campaign results, for marketers to open offline in a browser."""
 
 import dagster as dg
 
-from orchestration.lib.report import REPORT_FILE, REPORT_TABLES, build_report, write_report
+from orchestration.lib.report import REPORT_TABLES, build_report, write_report
 from orchestration.lib.warehouse import WarehouseResource
 from orchestration.settings import DUCKDB_POOL, SCORES_SCHEMA, get_settings
 
@@ -25,7 +25,7 @@ from orchestration.settings import DUCKDB_POOL, SCORES_SCHEMA, get_settings
 def marketing_report(
     context: dg.AssetExecutionContext, duckdb: WarehouseResource
 ) -> dg.MaterializeResult:
-    path = get_settings().report_dir / REPORT_FILE
+    path = get_settings().marketing_report
     with duckdb.get_connection() as conn:
         report = build_report(conn)
     write_report(conn, path, report)

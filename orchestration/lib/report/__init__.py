@@ -59,7 +59,6 @@ __all__ = [
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 TEMPLATE = "marketing_report.html.j2"
-REPORT_FILE = "marketing_report.html"
 
 
 @dataclass
