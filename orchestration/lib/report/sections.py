@@ -3,7 +3,7 @@ missing or empty."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import duckdb
@@ -30,6 +30,7 @@ from orchestration.lib.report.tables import (
     RETENTION_LIST_COLUMNS,
     SEGMENT_PROFILE_COLUMNS,
     _not_built,
+    _Source,
     _source,
     _target,
 )
@@ -58,6 +59,23 @@ class Section:
     def rendered(self) -> bool:
         return self.empty is None
 
+    def read(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        table: str,
+        required: Sequence[str],
+        what: str,
+        when_empty: str,
+    ) -> _Source | None:
+        """The section's table, or None after saying why the section is empty: the table does
+        not exist yet (there are no `what` to show) or has no rows (`when_empty`)."""
+        source = _source(conn, table, required)
+        if source.missing:
+            self.empty = _not_built(table, what)
+        elif source.rows == 0:
+            self.empty = when_empty
+        return None if self.empty else source
+
 
 def segments_section(conn: duckdb.DuckDBPyConnection, fmt: Formats, charts: _Charts) -> Section:
     section = Section(
@@ -68,12 +86,14 @@ def segments_section(conn: duckdb.DuckDBPyConnection, fmt: Formats, charts: _Cha
         "segment: its size, its share of revenue so far, how likely its customers are to stop "
         "buying, and what they are expected to spend next.",
     )
-    source = _source(conn, "segment_profiles", SEGMENT_PROFILE_COLUMNS)
-    if source.missing:
-        section.empty = _not_built("segment_profiles", "segment profiles")
-        return section
-    if source.rows == 0:
-        section.empty = "No segments yet: no customer has been scored by the segmentation model."
+    source = section.read(
+        conn,
+        "segment_profiles",
+        SEGMENT_PROFILE_COLUMNS,
+        "segment profiles",
+        "No segments yet: no customer has been scored by the segmentation model.",
+    )
+    if source is None:
         return section
     frame = conn.execute(
         f"select * from {_target('segment_profiles')} "
@@ -163,12 +183,14 @@ def audiences_section(conn: duckdb.DuckDBPyConnection, fmt: Formats, charts: _Ch
         "group in every audience is not contacted, so the campaign's effect can be measured "
         "against it (see Campaign results).",
     )
-    source = _source(conn, "audiences", AUDIENCE_COLUMNS)
-    if source.missing:
-        section.empty = _not_built("audiences", "audiences")
-        return section
-    if source.rows == 0:
-        section.empty = "No audiences: no customer currently qualifies for any audience."
+    source = section.read(
+        conn,
+        "audiences",
+        AUDIENCE_COLUMNS,
+        "audiences",
+        "No audiences: no customer currently qualifies for any audience.",
+    )
+    if source is None:
         return section
     target = _target("audiences")
     summary = conn.execute(
@@ -245,12 +267,14 @@ def retention_section(conn: duckdb.DuckDBPyConnection, fmt: Formats, charts: _Ch
         "times what they would otherwise spend. The list's head is below, with the reason the "
         "model sees and the offer to make.",
     )
-    source = _source(conn, "retention_list", RETENTION_LIST_COLUMNS)
-    if source.missing:
-        section.empty = _not_built("retention_list", "customers at risk")
-        return section
-    if source.rows == 0:
-        section.empty = "The retention list is empty: no scored customer is at risk."
+    source = section.read(
+        conn,
+        "retention_list",
+        RETENTION_LIST_COLUMNS,
+        "customers at risk",
+        "The retention list is empty: no scored customer is at risk.",
+    )
+    if source is None:
         return section
     top = conn.execute(
         f"select * from {_target('retention_list')} order by rank limit {TOP_RETENTION_ROWS}"
@@ -350,15 +374,17 @@ def value_section(conn: duckdb.DuckDBPyConnection, fmt: Formats, charts: _Charts
         "What each customer is expected to spend over the model's horizon (predicted lifetime "
         "value). A few customers usually hold much of the value: they deserve the most care.",
     )
-    source = _source(conn, "customer_value", CUSTOMER_VALUE_COLUMNS)
-    if source.missing:
-        section.empty = _not_built("customer_value", "predicted customer values")
-        return section
-    if source.rows == 0:
-        section.empty = (
+    source = section.read(
+        conn,
+        "customer_value",
+        CUSTOMER_VALUE_COLUMNS,
+        "predicted customer values",
+        (
             "No predicted customer values: the customer value model was skipped or has not "
             "run yet (its reason is in the Dagster UI, asset models/customer_value)."
-        )
+        ),
+    )
+    if source is None:
         return section
     values = (
         conn.execute(
@@ -416,15 +442,17 @@ def recommendations_section(
         f"{RECOMMENDATION_CUSTOMERS} customers with their top {RECOMMENDATIONS_PER_CUSTOMER}, "
         "to check that the suggestions make sense.",
     )
-    source = _source(conn, "recommended_products", RECOMMENDED_PRODUCT_COLUMNS)
-    if source.missing:
-        section.empty = _not_built("recommended_products", "recommendations")
-        return section
-    if source.rows == 0:
-        section.empty = (
+    source = section.read(
+        conn,
+        "recommended_products",
+        RECOMMENDED_PRODUCT_COLUMNS,
+        "recommendations",
+        (
             "No recommendations: the recommender was skipped or has not run yet (its reason is "
             "in the Dagster UI, asset models/recommender)."
-        )
+        ),
+    )
+    if source is None:
         return section
     target = _target("recommended_products")
     # A fixed, spread-out sample of customers (by a hash of their id), so the same customers
@@ -486,15 +514,17 @@ def campaigns_section(conn: duckdb.DuckDBPyConnection, fmt: Formats, charts: _Ch
         "group who did not? The uplift is the difference; its range is the 95 % confidence "
         "interval. A range that crosses zero means the campaign's effect is not proven.",
     )
-    source = _source(conn, "campaign_results", CAMPAIGN_RESULT_COLUMNS)
-    if source.missing:
-        section.empty = _not_built("campaign_results", "campaign results")
-        return section
-    if source.rows == 0:
-        section.empty = (
+    source = section.read(
+        conn,
+        "campaign_results",
+        CAMPAIGN_RESULT_COLUMNS,
+        "campaign results",
+        (
             "No campaign log configured: add a campaign_sends source (who was sent which "
             "campaign, and who was held out) to the config to measure campaigns."
-        )
+        ),
+    )
+    if source is None:
         return section
     frame = conn.execute(
         f"select * from {_target('campaign_results')} order by campaign_id, audience"
