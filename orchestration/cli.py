@@ -16,12 +16,16 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import date
-from typing import TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from landing import ConfigError
 from orchestration.instance import PID_TAG, ensure_instance, recover_interrupted_runs
 from orchestration.lib.warehouse import WarehouseLockedError, connect
 from orchestration.settings import REFRESH_JOB, REPO_ROOT, Settings, get_settings
+
+if TYPE_CHECKING:  # Dagster is imported when a command needs it, not on import
+    from dagster import DagsterInstance, ExecuteInProcessResult, JobDefinition
 
 
 def ensure_landing_data(settings: Settings, customers: int | None = None) -> bool:
@@ -96,6 +100,38 @@ class _Progress(threading.Thread):
             )
 
 
+def _new_run(instance: DagsterInstance, settings: Settings, kind: str) -> tuple[str, Path]:
+    """Clean up the runs a killed process left behind; a new run id and its log file."""
+    for recovered in recover_interrupted_runs(instance):
+        print(f"Cleaned up interrupted run {recovered}: marked failed, its warehouse slot freed")
+    run_id = str(uuid.uuid4())
+    log_path = settings.state_dir / "logs" / f"{kind}-{run_id}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    return run_id, log_path
+
+
+def _execute(
+    job: JobDefinition,
+    instance: DagsterInstance,
+    run_id: str,
+    log_path: Path,
+    tags: dict[str, str],
+) -> ExecuteInProcessResult:
+    """Run `job` in this process. dbt and the libraries print a lot: it goes to the log file;
+    the terminal keeps the progress lines."""
+    with (
+        open(log_path, "w") as log,
+        contextlib.redirect_stdout(log),
+        contextlib.redirect_stderr(log),
+    ):
+        return job.execute_in_process(
+            instance=instance,
+            run_id=run_id,
+            raise_on_error=False,
+            tags={PID_TAG: str(os.getpid()), **tags},
+        )
+
+
 def run(customers: int | None = None, days: str | None = None) -> int:
     """Materialize every asset through Dagster against the persistent instance, then summarize.
     `days` ("2026-10-31" or "2026-10-01..2026-10-31") reloads only those days' partitions."""
@@ -129,12 +165,8 @@ def run(customers: int | None = None, days: str | None = None) -> int:
     else:
         partitions = all_days_tags(calendar)
     instance = DagsterInstance.get()
-    for recovered in recover_interrupted_runs(instance):
-        print(f"Cleaned up interrupted run {recovered}: marked failed, its warehouse slot freed")
-    run_id = str(uuid.uuid4())
+    run_id, log_path = _new_run(instance, settings, "run")
     steps = len(job.graph.nodes)  # one step per asset op and per separately defined check
-    log_path = settings.state_dir / "logs" / f"run-{run_id}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     print(
         f"Refreshing days {partitions[RANGE_START_TAG]}..{partitions[RANGE_END_TAG]} and every "
         f"asset downstream: run {run_id} in the instance at {settings.dagster_home}",
@@ -143,20 +175,9 @@ def run(customers: int | None = None, days: str | None = None) -> int:
     print(f"Full log: {log_path}", flush=True)
     progress = _Progress(instance, run_id, steps, sys.stdout)
     progress.start()
-    # dbt and the libraries print a lot: it goes to the log file, progress lines to the terminal.
-    with (
-        open(log_path, "w") as log,
-        contextlib.redirect_stdout(log),
-        contextlib.redirect_stderr(log),
-    ):
-        result = job.execute_in_process(
-            instance=instance,
-            run_id=run_id,
-            raise_on_error=False,
-            tags={"launched_by": "make run", PID_TAG: str(os.getpid()), **partitions},
-        )
-        progress.stop.set()
-        progress.join()
+    result = _execute(job, instance, run_id, log_path, {"launched_by": "make run", **partitions})
+    progress.stop.set()
+    progress.join()
     print_summary(instance, run_id, time.perf_counter() - wall)
     return 0 if result.success else 1
 
@@ -183,23 +204,9 @@ def report() -> int:
 
     key = dg.AssetKey(["scores", "marketing_report"])
     instance = DagsterInstance.get()
-    for recovered in recover_interrupted_runs(instance):
-        print(f"Cleaned up interrupted run {recovered}: marked failed, its warehouse slot freed")
-    run_id = str(uuid.uuid4())
-    log_path = settings.state_dir / "logs" / f"report-{run_id}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with (
-        open(log_path, "w") as log,
-        contextlib.redirect_stdout(log),
-        contextlib.redirect_stderr(log),
-    ):
-        job = defs().resolve_implicit_global_asset_job_def().get_subset(asset_selection={key})
-        result = job.execute_in_process(
-            instance=instance,
-            run_id=run_id,
-            raise_on_error=False,
-            tags={"launched_by": "make report", PID_TAG: str(os.getpid())},
-        )
+    run_id, log_path = _new_run(instance, settings, "report")
+    job = defs().resolve_implicit_global_asset_job_def().get_subset(asset_selection={key})
+    result = _execute(job, instance, run_id, log_path, {"launched_by": "make report"})
     if not result.success:
         reason = "\n".join(step_errors(instance, run_id).values())
         print(f"The report failed (run {run_id}, log {log_path}): {reason}", file=sys.stderr)
