@@ -1,38 +1,15 @@
 """Backtests must not leak: features built as of a cutoff on the full history must equal the
 features built by the same dbt models on a warehouse where nothing after the cutoff exists."""
 
-import json
-import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from dbt_helpers import dbt_run
 
-from orchestration.settings import DBT_PROJECT_DIR, get_settings
-
-DBT = str(Path(sys.executable).with_name("dbt"))
-
-
-def _build_features_as_of(warehouse: Path, as_of: str, target: Path) -> None:
-    """dbt's feature models (and what they read) on `warehouse`, as of `as_of`."""
-    env = {**os.environ, "DUCKDB_PATH": str(warehouse)}
-    dbt_vars = {**get_settings().config.dbt_vars(), "as_of_date": as_of}
-    result = subprocess.run(
-        [DBT, "run", "--select", "+customer_feature_snapshots", "+churn_labels", "--full-refresh"]
-        + ["--vars", json.dumps(dbt_vars), "--target-path", str(target)]
-        + ["--log-path", str(target / "logs"), "--profiles-dir", str(DBT_PROJECT_DIR)],
-        cwd=DBT_PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+from orchestration.settings import get_settings
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +32,12 @@ def truncated_world(warehouse, tmp_path_factory):
             )
         )
     assert deleted > 10_000  # the test means something only if much of the future is gone
-    _build_features_as_of(copy, str(cutoff), folder / "target")
+    dbt_run(
+        copy,
+        folder / "target",
+        ["--select", "+customer_feature_snapshots", "+churn_labels", "--full-refresh"],
+        as_of_date=str(cutoff),
+    )
     return cutoff, copy
 
 

@@ -5,39 +5,18 @@ rebuilt there: its rates and uplift must be exactly what is counted here from th
 simulator's past campaigns (truth file campaigns_truth.parquet) have a known true effect: the
 measured intervals must contain it."""
 
-import json
 import math
-import os
 import shutil
-import subprocess
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pytest
+from dbt_helpers import dbt_run
 
-from orchestration.settings import DBT_PROJECT_DIR, get_settings
+from orchestration.settings import get_settings
 
-DBT = str(Path(sys.executable).with_name("dbt"))
 Z = 1.959963984540054
-
-
-def _rebuild_campaign_results(warehouse: Path, target: Path) -> None:
-    env = {**os.environ, "DUCKDB_PATH": str(warehouse)}
-    result = subprocess.run(
-        [DBT, "run", "--select", "stg_shop__campaign_sends", "campaign_results"]
-        + ["--vars", json.dumps(get_settings().config.dbt_vars())]
-        + ["--target-path", str(target), "--log-path", str(target / "logs")]
-        + ["--profiles-dir", str(DBT_PROJECT_DIR)],
-        cwd=DBT_PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
 def _window_outcomes(orders: pd.DataFrame, sent_at: pd.Timestamp, window_days: int) -> pd.DataFrame:
@@ -90,7 +69,7 @@ def hand_made(warehouse, tmp_path_factory):
             "values (?, ?, ?, ?, ?)",
             [(a, b, c, d.to_pydatetime(), e) for a, b, c, d, e in rows],
         )
-    _rebuild_campaign_results(copy, folder / "target")
+    dbt_run(copy, folder / "target", ["--select", "stg_shop__campaign_sends", "campaign_results"])
     with duckdb.connect(str(copy), read_only=True) as conn:
         results = (
             conn.execute("select * from scores.campaign_results").df().set_index("campaign_id")
