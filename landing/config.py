@@ -3,20 +3,35 @@
 `load_config(path)` validates the whole file up front with pydantic. A problem raises ConfigError
 naming the file, the key (``sources.order_lines.columns.customer_id``) and what was expected, so a
 user never meets it halfway through a run. Paths in the file are relative to the file itself.
+
+YAML's surprises are caught with the key they happen at: an impossible date (``2024-02-30``) is
+read as text and refused by the date fields, and an unquoted yes/no/on/off/true/false where a
+name or string is expected (``status: Off``) is reported as YAML's boolean, with the fix (quote
+it). Time zones must be names both Python and DuckDB know (not ``localtime`` or ``Factory``).
 """
 
 from __future__ import annotations
 
+import difflib
 import functools
 import glob
 import re
 import zoneinfo
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 # What a source may be mapped onto, and the columns each canonical table has. A source column is
 # named in the config; it must match this pattern (no quotes or semicolons), and is quoted in SQL.
@@ -96,6 +111,27 @@ class ConfigError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _calendar_date(value: object) -> object:
+    """A day from the file: a real calendar date written YYYY-MM-DD (the loader keeps YAML dates
+    as text, so 2024-02-30 reaches this check instead of failing inside the YAML parser)."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and DATE_PATTERN.match(value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError(f"expected a real calendar date YYYY-MM-DD such as 2024-02-28, got {value!r}")
+
+
+# Every date in the config: parsed by _calendar_date, never by YAML or pydantic's lax parsing
+# (which reads 20240228 as seconds since 1970).
+CalendarDate = Annotated[date, BeforeValidator(_calendar_date)]
 
 
 class Returns(_Strict):
@@ -220,8 +256,10 @@ class Config(_Strict):
     data_dir: str = Field(description="warehouse, models and exports; relative to the config file")
     timezone: str = "UTC"
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
-    first_day: date = Field(description="the first daily partition; older rows are quarantined")
-    last_day: date | None = Field(
+    first_day: CalendarDate = Field(
+        description="the first daily partition; older rows are quarantined"
+    )
+    last_day: CalendarDate | None = Field(
         default=None,
         description="the last daily partition of a log that has ended (a public or archived "
         "data set); later rows are quarantined. Default: none, the calendar runs through today",
@@ -314,41 +352,141 @@ class Config(_Strict):
         }
 
 
-def _valid_zone(value: str) -> str:
+# Names zoneinfo can load that are not time zones a shop is in: the machine's own zone (a link
+# whose meaning changes from host to host), the tz database's rule template, and its placeholder.
+ZONE_ODDITIES = frozenset({"localtime", "posixrules", "Factory"})
+
+
+@functools.cache
+def known_zones() -> frozenset[str]:
+    """IANA zone names that both Python (zoneinfo, for the partitions) and DuckDB (SET TimeZone,
+    for ingestion) accept, without the oddities in ZONE_ODDITIES."""
+    zones = set(zoneinfo.available_timezones())
     try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"expected an IANA time zone such as 'Europe/London', got {value!r}"
-        ) from None
-    return value
+        import duckdb
+
+        with duckdb.connect() as conn:
+            rows = conn.execute("select name from pg_timezone_names()").fetchall()
+            zones &= {name for (name,) in rows}
+    except ImportError:  # pragma: no cover - duckdb is a dependency; zoneinfo alone then
+        pass
+    return frozenset(zones - ZONE_ODDITIES)
 
 
-def _location(error: dict) -> str:
-    return ".".join(str(part) for part in error["loc"]) or "(top level)"
+def _valid_zone(value: str) -> str:
+    zones = known_zones()
+    if value in zones:
+        return value
+    hint = ""
+    by_case = {zone.lower(): zone for zone in zones}
+    suggestion = by_case.get(value.lower()) or next(
+        iter(difflib.get_close_matches(value, zones, n=1)), None
+    )
+    if value in ZONE_ODDITIES:
+        hint = " (a special entry of the tz database, not a place's time zone)"
+    elif suggestion:
+        hint = f" (did you mean {suggestion!r}?)"
+    raise ValueError(
+        f"expected an IANA time zone name such as 'Europe/Berlin' or 'UTC', got {value!r}{hint}"
+    )
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that keeps dates as text, so that an impossible date (2024-02-30) is
+    refused by the date field with its key instead of raising inside the YAML parser."""
+
+
+_ConfigLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp", yaml.constructor.SafeConstructor.construct_yaml_str
+)
+
+YAML_BOOL_TAG = "tag:yaml.org,2002:bool"
+# Pydantic error types raised where a string (a name, a format, a key) was expected.
+_STRING_ERRORS = frozenset({"string_type", "literal_error", "invalid_key"})
+
+
+def _key_matches(key: yaml.Node, part: object) -> bool:
+    if key.tag == YAML_BOOL_TAG:  # a boolean key: pydantic's location holds True/False (or 1/0)
+        return isinstance(part, int) and yaml.load(key.value, _ConfigLoader) == part
+    return isinstance(key, yaml.ScalarNode) and key.value == str(part)
+
+
+def _yaml_path(root: yaml.Node | None, loc: Sequence[object]) -> tuple[list[str], yaml.Node | None]:
+    """Follow pydantic's error location through the composed YAML: the key path as written in
+    the file, and the node at its end (the key itself for a key error)."""
+    names: list[str] = []
+    node = root
+    key: yaml.Node | None = None
+    for part in loc:
+        if part == "[key]":
+            return names, key
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if _key_matches(k, part)), None)
+            if match is None:
+                return names + [str(part) for part in loc[len(names) :] if part != "[key]"], None
+            key, node = match
+            names.append(key.value if isinstance(key, yaml.ScalarNode) else str(part))
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
+            node = node.value[part]
+            names.append(str(part))
+        else:
+            return names + [str(part) for part in loc[len(names) :] if part != "[key]"], None
+    return names, node
+
+
+def _problem(item: dict, root: yaml.Node | None) -> str:
+    """One line of a ConfigError: the key path as written in the file, and what was expected."""
+    loc = tuple(item["loc"])
+    is_key = item["type"] == "invalid_key" or "[key]" in loc
+    if item["type"] == "invalid_key":
+        loc = (*loc, "[key]")
+    names, node = _yaml_path(root, loc)
+    where = ".".join(names or [str(part) for part in loc if part != "[key]"]) or "(top level)"
+    message = item["msg"].removeprefix("Value error, ")
+    if item["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif item["type"] == "missing":
+        message = "required key is missing"
+    if isinstance(item.get("input"), bool) and item["type"] in _STRING_ERRORS:
+        boolean = str(item["input"]).lower()
+        written = node.value if isinstance(node, yaml.ScalarNode) else boolean
+        line = f" (line {node.start_mark.line + 1})" if node is not None else ""
+        if is_key:
+            expected = "a text key"
+        elif item["type"] == "literal_error":
+            expected = message.replace("Input should be", "one of", 1)
+        else:
+            expected = "text"
+        message = (
+            f"expected {expected}, got {written}{line}, which YAML reads as the boolean "
+            f"{boolean}: YAML reads unquoted yes/no/on/off/true/false as booleans, so quote it: "
+            f"'{written}'"
+        )
+    return f"  {where}: {message}"
 
 
 def load_config(path: str | Path) -> Config:
     """Read and validate a config file; ConfigError names the file, the key and the expectation."""
     path = Path(path).expanduser().resolve()
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        raw = yaml.load(text, _ConfigLoader)
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
-    except yaml.YAMLError as error:
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: expected UTF-8 text: {error}") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the config file: {error}") from None
+    except (yaml.YAMLError, ValueError, TypeError) as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of keys (name, data_dir, sources, ...)")
     try:
         config = Config.model_validate({**raw, "base_dir": path.parent, "path": path})
     except ValidationError as error:
-        problems = []
-        for item in error.errors():
-            message = item["msg"].removeprefix("Value error, ")
-            if item["type"] == "extra_forbidden":
-                message = "unknown key"
-            elif item["type"] == "missing":
-                message = "required key is missing"
-            problems.append(f"  {_location(item)}: {message}")
+        root = yaml.compose(text, _ConfigLoader)
+        problems = [_problem(item, root) for item in error.errors()]
         raise ConfigError(f"{path}: invalid config\n" + "\n".join(problems)) from None
     return config

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import os
+import re
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import yaml
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
 
 from orchestration.settings import DUCKDB_POOL, get_settings
 
-INSTANCE_YAML = f"""# Written by orchestration/instance.py; edit there.
+INSTANCE_HEADER = "# Written by orchestration/instance.py; edit there."
+INSTANCE_YAML = f"""{INSTANCE_HEADER}
 # One slot per pool: every step that opens the DuckDB file claims the "{DUCKDB_POOL}" pool, so runs
 # from the CLI, the UI and the schedule wait for each other instead of failing on the file lock.
 concurrency:
@@ -35,15 +40,110 @@ def ensure_instance(home: Path | None = None) -> Path:
     the environment at it."""
     home = home or get_settings().dagster_home
     home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists() or config.read_text() != INSTANCE_YAML:
-        config.write_text(INSTANCE_YAML)
+    _write_instance_yaml(home / "dagster.yaml")
     os.environ["DAGSTER_HOME"] = str(home)
     # A run for a range of partitions records one "planned" event per asset (with the range), not
     # one per partition: a full refresh otherwise writes hundreds of events before its first step.
     # Dagster's documented trade-off: partitions of a failed run are not each marked failed.
     os.environ[PLANNED_EVENTS_AS_SUBSET] = "true"
     return home
+
+
+# What a dagster.yaml the user wrote gets from the platform when it lacks them. The pool limit is
+# required (runs from the CLI, the UI and the schedule share one DuckDB file); the others are
+# the platform's defaults, added only when the user's file does not mention them at all.
+REQUIRED_POOL_LIMIT = 1
+DEFAULT_SECTIONS = ("telemetry", "nux", "run_monitoring")
+MERGED_HEADER = "# Your dagster.yaml, completed by orchestration/instance.py"
+DOCUMENT_MARKER = re.compile(r"^(---|\.\.\.)", re.MULTILINE)  # appending after these is unsafe
+
+
+def _write_instance_yaml(path: Path) -> None:
+    """The platform's dagster.yaml: written when missing, updated when the platform wrote it (its
+    first line is INSTANCE_HEADER); a file the user wrote is kept and only completed (see
+    _merge_user_yaml), never replaced."""
+    if not path.exists():
+        path.write_text(INSTANCE_YAML)
+        return
+    text = path.read_text()
+    if text == INSTANCE_YAML:
+        return
+    if text.startswith(INSTANCE_HEADER):
+        path.write_text(INSTANCE_YAML)
+        return
+    _merge_user_yaml(path, text)
+
+
+def _merge_user_yaml(path: Path, text: str) -> None:
+    """Add to a user's dagster.yaml only what the platform needs and the user did not set. The
+    user's keys are all kept (a different pool limit too, with a warning); the original is copied
+    to dagster.yaml.bak once before the first change."""
+    try:
+        settings = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ValueError(
+            f"{path}: not valid YAML, so the platform cannot add its pool limit "
+            f"(concurrency.pools.default_limit: {REQUIRED_POOL_LIMIT}): {error}"
+        ) from None
+    settings = {} if settings is None else settings
+    if not isinstance(settings, dict):
+        raise ValueError(
+            f"{path}: expected a mapping of Dagster instance settings (storage, concurrency, "
+            f"...), got {type(settings).__name__}"
+        )
+    original = dict(settings)
+    platform = yaml.safe_load(INSTANCE_YAML)
+    added = [key for key in DEFAULT_SECTIONS if key not in settings]
+    concurrency = settings.get("concurrency")
+    if concurrency is None:
+        concurrency = {}
+    pools = concurrency.get("pools") if isinstance(concurrency, dict) else None
+    pools = {} if pools is None else pools
+    limit_key = "concurrency.pools.default_limit"
+    if not isinstance(concurrency, dict) or not isinstance(pools, dict):
+        print(
+            f"warning: {path}: {limit_key} cannot be added ('concurrency' or its 'pools' is not a "
+            f"mapping); runs may fail on the DuckDB file lock without a limit of "
+            f"{REQUIRED_POOL_LIMIT}",
+            file=sys.stderr,
+        )
+    elif "default_limit" not in pools:
+        pools = {**pools, "default_limit": REQUIRED_POOL_LIMIT}
+        settings["concurrency"] = {**concurrency, "pools": pools}
+        added.insert(0, f"{limit_key}: {REQUIRED_POOL_LIMIT}")
+    elif pools["default_limit"] != REQUIRED_POOL_LIMIT:
+        print(
+            f"warning: {path}: keeping your {limit_key}: {pools['default_limit']}; the platform "
+            f"expects {REQUIRED_POOL_LIMIT} (one step at a time on the DuckDB file), so steps may "
+            "fail on its lock",
+            file=sys.stderr,
+        )
+    if not added:
+        return
+    for key in DEFAULT_SECTIONS:
+        settings.setdefault(key, platform[key])
+    backup = path.with_name(path.name + ".bak")
+    if not backup.exists():
+        backup.write_text(text)
+    header = (
+        f"{MERGED_HEADER} (added: {', '.join(added)});\n"
+        f"# the file as you wrote it is in {backup.name}.\n"
+    )
+    if text.startswith(MERGED_HEADER):  # completed before: one header, the latest
+        text = text.split("\n", 2)[2] if text.count("\n") >= 2 else ""
+    changed = any(settings[key] != original[key] for key in original)
+    if not changed and not DOCUMENT_MARKER.search(text):
+        # Only whole sections are new: append them, so the user's text (comments too) stays.
+        appended = {key: settings[key] for key in settings if key not in original}
+        body = text.rstrip("\n") + "\n" + yaml.safe_dump(appended, sort_keys=False)
+    else:  # a section the user has is completed: rewritten from the parsed settings
+        body = yaml.safe_dump(settings, sort_keys=False)
+    path.write_text(header + body)
+    print(
+        f"{path}: kept your Dagster instance settings and added {', '.join(added)} "
+        f"(original in {backup.name})",
+        file=sys.stderr,
+    )
 
 
 PID_TAG = "shop_analytics/pid"  # set on runs executed in a `make run` process
