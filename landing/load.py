@@ -4,7 +4,8 @@ Plain DuckDB code, no Dagster. `load_source` reads a source's files (CSV or Parq
 config's column mapping, types every value, classifies each row by the first rule it breaks (or
 as a duplicate), and in one transaction replaces the rows of the requested days in
 `raw.<table>`, records rejected rows with file, line or row number and reason in
-`raw.quarantine`, and records per file and day counts in `raw.load_log`.
+`raw.quarantine`, and records per file and day counts in `raw.load_log` and, per file, its rows
+counted by an independent reader (landing/count.py) in `raw.file_counts`.
 
 Partitioned tables (those with a timestamp, see TABLES) are loaded a window of days at a time:
 re-loading a day replaces exactly that day. Rows that belong to no day (an unreadable line, an
@@ -22,9 +23,16 @@ from datetime import date, timedelta
 import duckdb
 
 from landing.config import CANONICAL_COLUMNS, Config
+from landing.count import FileCount, count_source_file
 from landing.read import SourceError, _read_file, _timestamp_params, _typed
 from landing.sql import identifier
-from landing.tables import LOAD_LOG_TABLE, QUARANTINE_TABLE, TABLES, ensure_raw_tables
+from landing.tables import (
+    FILE_COUNT_TABLE,
+    LOAD_LOG_TABLE,
+    QUARANTINE_TABLE,
+    TABLES,
+    ensure_raw_tables,
+)
 
 
 @dataclass(frozen=True)
@@ -77,9 +85,16 @@ def load_source(
     load_log = f"{identifier(schema)}.{identifier(LOAD_LOG_TABLE)}"
     conn.execute(f"set TimeZone = '{config.timezone}'")  # a validated IANA zone name
     ensure_raw_tables(conn, schema)
+    file_counts = f"{identifier(schema)}.{identifier(FILE_COUNT_TABLE)}"
     mapped: set[str] = set()
+    counts: dict[str, FileCount] = {}
     for index, path in enumerate(files):
         mapped |= _read_file(conn, config, table, path, first=index == 0)
+        # Counted right after DuckDB read it, by a reader that is not the loader (landing/count.py).
+        counts[path] = count_source_file(config, table, path)
+    read_by_loader = dict(
+        conn.execute("select _source_file, count(*) from _incoming group by 1").fetchall()
+    )
 
     params = _timestamp_params(source, config)
     typed = ", ".join(
@@ -223,6 +238,28 @@ def load_source(
             group by f.file, c._partition_day
             """,
             [table, files],
+        )
+        # The files of this load, each with its independent count (replacing the previous load's).
+        in_window = dict(
+            conn.execute("select _source_file, count(*) from _classified group by 1").fetchall()
+        )
+        conn.execute(f"delete from {file_counts} where source_table = ?", [table])
+        conn.executemany(
+            f"insert into {file_counts} values (?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+            [
+                [
+                    table,
+                    path,
+                    counts[path].rows,
+                    counts[path].method,
+                    counts[path].note,
+                    read_by_loader.get(path, 0),
+                    in_window.get(path, 0),
+                    window[0] if window else None,
+                    window[1] if window else None,
+                ]
+                for path in files
+            ],
         )
         read, loaded = conn.execute(
             "select count(*), count(*) filter (where _reason is null) from _classified"

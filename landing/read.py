@@ -5,6 +5,7 @@ or Parquet, mapped onto canonical column names, and the SQL that types their val
 from __future__ import annotations
 
 import csv
+import re
 from datetime import date
 from pathlib import Path
 
@@ -17,6 +18,39 @@ from landing.tables import TABLES
 
 class SourceError(ValueError):
     """A source cannot be loaded at all (a missing column, no files); nothing was loaded."""
+
+
+_GLOB_CHARACTERS = re.compile(r"[\[\]*?]")
+# DuckDB's readers add the name of the file each row came from under this column; it must be
+# the file that was asked for (see _SAME_FILE).
+_READ_FROM = "_landing_read_from"
+_MISMATCH = "landing: DuckDB read another file: "
+_SAME_FILE = (
+    f"case when {_READ_FROM} = $path then $path "
+    f"else error('{_MISMATCH}' || coalesce({_READ_FROM}, '(no file name)')) end"
+)
+
+
+def literal_path(path: str) -> str:
+    """`path` as DuckDB's read_csv and read_parquet must be given it to open exactly that file.
+
+    They expand `[`, `]`, `*` and `?` anywhere in the path as a glob (`orders[1].csv` reads
+    `orders1.csv`), so each is escaped as a one-character class: `[[]`, `[]]`, `[*]`, `[?]`.
+    The config's `path` is a glob on purpose (Config.source_files); the files it matched are
+    then read literally. tests/test_literal_paths_and_counts.py checks it with such names."""
+    return _GLOB_CHARACTERS.sub(lambda match: f"[{match.group()}]", path)
+
+
+def _other_file(error: duckdb.Error, path: str) -> SourceError | None:
+    """The SourceError for a read that returned rows of another file than `path`, if it was one."""
+    message = str(error)
+    if _MISMATCH not in message:
+        return None
+    other = message.split(_MISMATCH, 1)[1].strip()
+    return SourceError(
+        f"{path}: asked DuckDB for exactly this file, but it returned rows of {other} "
+        "(expected every row's file name to be the one asked for); nothing was loaded"
+    )
 
 
 def _quoted(name: str) -> str:
@@ -91,11 +125,13 @@ def _read_file(
     if is_csv:
         found = _csv_header(path, source)
         relation = (
-            "read_csv($path, auto_detect = false, header = $header, delim = $delim, "
+            "read_csv($file, auto_detect = false, header = $header, delim = $delim, "
             "quote = '\"', escape = '\"', columns = $columns, encoding = $encoding, "
-            "store_rejects = true, rejects_table = '_rejects', rejects_scan = '_reject_scans')"
+            f"filename = '{_READ_FROM}', store_rejects = true, rejects_table = '_rejects', "
+            "rejects_scan = '_reject_scans')"
         )
         params = {
+            "file": literal_path(path),
             "path": path,
             "header": source.header,
             "delim": source.delimiter,
@@ -103,24 +139,45 @@ def _read_file(
             "columns": {name: "VARCHAR" for name in found},
         }
     else:
-        relation = "read_parquet($path, file_row_number = true)"
-        params = {"path": path}
-        found = [c for c in _file_columns(conn, relation, params) if c != "file_row_number"]
+        relation = f"read_parquet($file, file_row_number = true, filename = '{_READ_FROM}')"
+        params = {"file": literal_path(path), "path": path}
+        found = [
+            c
+            for c in _file_columns(conn, relation, {"file": params["file"]})
+            if c not in ("file_row_number", _READ_FROM)
+        ]
     mapping = _mapping(table, source, found, path)
     selected = ", ".join(
         f"{_quoted(mapping[c])} as {identifier(c)}" if c in mapping else f"null as {identifier(c)}"
         for c in columns
     )
-    if not is_csv:
+    try:
+        if not is_csv:
+            conn.execute(
+                f"insert into _incoming select {selected}, {_SAME_FILE}, file_row_number + 1, "
+                f"null from {relation}",
+                params,
+            )
+            return set(mapping)
+        conn.execute("drop table if exists _rejects")
+        conn.execute("drop table if exists _reject_scans")
         conn.execute(
-            f"insert into _incoming select {selected}, $path, file_row_number + 1, null "
+            f"create or replace temp table _file as select {selected}, {_SAME_FILE} as _checked "
             f"from {relation}",
             params,
         )
-        return set(mapping)
-    conn.execute("drop table if exists _rejects")
-    conn.execute("drop table if exists _reject_scans")
-    conn.execute(f"create or replace temp table _file as select {selected} from {relation}", params)
+    except duckdb.Error as error:
+        raise _other_file(error, path) or error from None
+    other = conn.execute(
+        "select file_path from _reject_scans where file_path is distinct from $path limit 1",
+        {"path": path},
+    ).fetchone()
+    if other:
+        raise SourceError(
+            f"{path}: asked DuckDB for exactly this file, but its rejected lines came from "
+            f"{other[0]} (expected every row's file name to be the one asked for); nothing was "
+            "loaded"
+        )
     first_line = 2 if source.header else 1
     # Line numbers: DuckDB reports the line of each rejected row; a loaded row is the k-th line
     # (in file order) that was not rejected. Assumes one record per line (no quoted newlines).

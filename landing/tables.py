@@ -14,6 +14,9 @@ from landing.vocabulary import event_types, order_statuses
 
 QUARANTINE_TABLE = "quarantine"
 LOAD_LOG_TABLE = "load_log"
+# Per file of a table's latest load: its rows counted by a reader that is not the loader
+# (landing/count.py), and what the loader read of it, for the reconciliation (landing/reconcile.py).
+FILE_COUNT_TABLE = "file_counts"
 LINEAGE_COLUMNS = {
     "_source_file": "varchar",
     "_row_number": "bigint",
@@ -140,4 +143,14 @@ def ensure_raw_tables(conn: duckdb.DuckDBPyConnection, schema: str) -> None:
         f"create table if not exists {identifier(schema)}.{identifier(LOAD_LOG_TABLE)} ("
         "source_table varchar, source_file varchar, partition_day date, rows_read bigint, "
         "rows_loaded bigint, rows_quarantined bigint, loaded_at timestamp)"
+    )
+    # rows_in_file: the independent count (null: not countable, count_note says why);
+    # rows_read_by_loader: the rows DuckDB read from the whole file, every day;
+    # rows_in_window: those of them in the load's window (all of them when the load covered the
+    # file); window_start/window_end: the load's days (null: every day).
+    conn.execute(
+        f"create table if not exists {identifier(schema)}.{identifier(FILE_COUNT_TABLE)} ("
+        "source_table varchar, source_file varchar, rows_in_file bigint, counted_by varchar, "
+        "count_note varchar, rows_read_by_loader bigint, rows_in_window bigint, "
+        "window_start date, window_end date, counted_at timestamp)"
     )
