@@ -257,11 +257,11 @@ class Config(_Strict):
     timezone: str = "UTC"
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
     first_day: CalendarDate = Field(
-        description="the first daily partition; older rows are quarantined"
+        description="the first day of the calendar; older rows are quarantined"
     )
     last_day: CalendarDate | None = Field(
         default=None,
-        description="the last daily partition of a log that has ended (a public or archived "
+        description="the last day of a log that has ended (a public or archived "
         "data set); later rows are quarantined. Default: none, the calendar runs through today",
     )
     sources: dict[str, Source]

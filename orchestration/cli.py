@@ -134,7 +134,7 @@ def _execute(
 
 def run(customers: int | None = None, days: str | None = None) -> int:
     """Materialize every asset through Dagster against the persistent instance, then summarize.
-    `days` ("2026-10-31" or "2026-10-01..2026-10-31") reloads only those days' partitions."""
+    `days` ("2026-10-31" or "2026-10-01..2026-10-31") reloads only those days."""
     wall = time.perf_counter()
     settings = get_settings()
     ensure_instance(settings.dagster_home)
@@ -151,24 +151,22 @@ def run(customers: int | None = None, days: str | None = None) -> int:
     from dagster import DagsterInstance
 
     from orchestration.definitions import defs
-    from orchestration.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
-    from orchestration.defs.schedules import all_days_tags, days_tags
+    from orchestration.defs.partitions import FIRST_DAY_TAG, LAST_DAY_TAG, all_days_tags, days_tags
     from orchestration.summary import print_summary
 
     job = defs().resolve_job_def(REFRESH_JOB)
-    calendar = job.partitions_def  # the job's own calendar of days
     if days:
         first, _, last = days.partition("..")
         partitions = days_tags(
-            calendar, date.fromisoformat(first), date.fromisoformat(last or first)
+            settings.config, date.fromisoformat(first), date.fromisoformat(last or first)
         )
     else:
-        partitions = all_days_tags(calendar)
+        partitions = all_days_tags(settings.config)
     instance = DagsterInstance.get()
     run_id, log_path = _new_run(instance, settings, "run")
     steps = len(job.graph.nodes)  # one step per asset op and per separately defined check
     print(
-        f"Refreshing days {partitions[RANGE_START_TAG]}..{partitions[RANGE_END_TAG]} and every "
+        f"Refreshing days {partitions[FIRST_DAY_TAG]}..{partitions[LAST_DAY_TAG]} and every "
         f"asset downstream: run {run_id} in the instance at {settings.dagster_home}",
         flush=True,
     )

@@ -7,7 +7,7 @@ from orchestration.defs.activation import activation_checks
 from orchestration.defs.exports import exports
 from orchestration.defs.ingestion import build_ingestion
 from orchestration.defs.models import build_models
-from orchestration.defs.partitions import daily_partitions
+from orchestration.defs.partitions import month_partitions
 from orchestration.defs.quality import build_suite_checks
 from orchestration.defs.report import marketing_report
 from orchestration.defs.resources import build_resources
@@ -25,7 +25,7 @@ from orchestration.settings import get_settings
 def defs() -> dg.Definitions:
     settings = get_settings()
     dagster_patches.apply()  # a step waiting for the duckdb pool must sleep, not spin
-    partitions = daily_partitions(settings.config)
+    partitions = month_partitions(settings.config)
     raw_assets, reconciliation_checks = build_ingestion(settings, partitions)
     refresh_job, daily_refresh, landing_files = build_refresh(settings, partitions)
     return dg.Definitions(

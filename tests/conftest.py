@@ -57,15 +57,15 @@ def pipeline_run(landing):
     from dagster import DagsterInstance
 
     from orchestration.definitions import defs
-    from orchestration.defs.schedules import all_days_tags
+    from orchestration.defs.partitions import all_days_tags
     from orchestration.instance import ensure_instance
-    from orchestration.settings import REFRESH_JOB
+    from orchestration.settings import REFRESH_JOB, get_settings
 
     ensure_instance()
     instance = DagsterInstance.get()
     job = defs().resolve_job_def(REFRESH_JOB)
     return job.execute_in_process(
-        instance=instance, raise_on_error=False, tags=all_days_tags(job.partitions_def)
+        instance=instance, raise_on_error=False, tags=all_days_tags(get_settings().config)
     )
 
 

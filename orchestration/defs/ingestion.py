@@ -3,14 +3,14 @@
 Every row read is loaded into `raw.<table>` or quarantined in `raw.quarantine` with its file,
 line or row number and reason; a blocking reconciliation check per table proves that rows read =
 loaded + quarantined for every file and day. Tables with a timestamp (order lines, web events)
-are partitioned by day: a run for some days replaces exactly those days. A table whose source the
+are partitioned by month, and a run for some days replaces exactly those days. A table whose source the
 config leaves out exists empty, so every downstream model runs on any deployment.
 """
 
 import dagster as dg
 
 from landing import TABLES, SourceError, ensure_raw_tables, load_source, reconcile
-from orchestration.defs.partitions import partition_days
+from orchestration.defs.partitions import run_days
 from orchestration.lib.warehouse import WarehouseResource, table_metadata
 from orchestration.settings import DUCKDB_POOL, RAW_SCHEMA, SOURCE_TABLES, Settings
 
@@ -38,13 +38,13 @@ def build_raw_asset(
         description=(
             f"`{RAW_SCHEMA}.{table}` loaded from {where}. Rows that break a rule or repeat another "
             f"row go to `{RAW_SCHEMA}.quarantine` with the reason."
-            + (" Partitioned by the day of its timestamp." if partitioned else "")
+            + (" Partitioned by the month of its timestamp." if partitioned else "")
         ),
     )
     def _raw_table(
         context: dg.AssetExecutionContext, duckdb: WarehouseResource
     ) -> dg.MaterializeResult:
-        window = partition_days(context) if partitioned else None
+        window = run_days(context.run.tags, config) if partitioned else None
         with duckdb.get_connection() as conn:
             if source is None:
                 ensure_raw_tables(conn, RAW_SCHEMA)

@@ -1,11 +1,19 @@
-"""Daily partitions of the time-stamped raw tables (order lines, web events).
+"""Monthly partitions of the time-stamped raw tables (order lines, web events), with exact days.
 
-Only the raw assets are partitioned: Dagster records an event per asset and partition, about
-25 ms each here, so partitioning every daily dbt model too would add minutes to a full refresh.
-The daily dbt models are incremental instead and rebuild the days of the run's partitions.
+A partition is a month of the shop's calendar; a run names both the months it touches (Dagster's
+partition range, which the UI shows and backfills) and the exact days it reloads (two run tags of
+the platform). The daily schedule reloads yesterday and today inside the current month; a UI
+backfill of some months reloads every day of them. Dagster records an event per asset and
+partition, about 25 ms each on its SQLite storage: daily partitions cost a full refresh of two
+years about 1,500 of them before any data work, monthly ones about 50.
+
+Only the raw assets are partitioned; the daily dbt models are incremental and rebuild the days of
+the run.
 """
 
-from datetime import date, timedelta
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
@@ -14,35 +22,67 @@ from landing import Config
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 PARTITION_TAG = "dagster/partition"
+FIRST_DAY_TAG = "shop_analytics/first_day"
+LAST_DAY_TAG = "shop_analytics/last_day"
 
 
-def daily_partitions(config: Config) -> dg.DailyPartitionsDefinition:
-    """One partition per day of the shop's calendar, from the config's first_day through today
-    (an order placed this morning belongs to today's partition, refreshed again tomorrow), or
-    through `last_day` for a log that has ended (no partitions for the empty years since)."""
+def month_partitions(config: Config) -> dg.MonthlyPartitionsDefinition:
+    """One partition per month of the shop's calendar, from the month of first_day through the
+    current month (an order placed this morning is in it), or through the month of `last_day`
+    for a log that has ended (no partitions for the empty years since)."""
+    start = config.first_day.replace(day=1).isoformat()
     if config.last_day is not None:
-        return dg.DailyPartitionsDefinition(
-            start_date=config.first_day.isoformat(),
-            end_date=(config.last_day + timedelta(days=1)).isoformat(),  # exclusive
+        return dg.MonthlyPartitionsDefinition(
+            start_date=start,
+            end_date=_next_month(config.last_day).isoformat(),  # exclusive
             timezone=config.timezone,
         )
-    return dg.DailyPartitionsDefinition(
-        start_date=config.first_day.isoformat(), timezone=config.timezone, end_offset=1
-    )
+    return dg.MonthlyPartitionsDefinition(start_date=start, timezone=config.timezone, end_offset=1)
 
 
-def partition_days(context: dg.AssetExecutionContext) -> tuple[date, date]:
-    """The first and last day (inclusive) of the partition or partition range being run."""
-    window = context.partition_time_window
-    return window.start.date(), (window.end - timedelta(days=1)).date()
+def _next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 
-def run_days(context: dg.AssetExecutionContext) -> tuple[date, date] | None:
-    """The days the run's partitions cover, for an unpartitioned step in a partitioned run (the
-    daily dbt models); None when the run has no partitions (then they rebuild every day)."""
-    tags = context.run.tags
-    first = tags.get(RANGE_START_TAG) or tags.get(PARTITION_TAG)
-    last = tags.get(RANGE_END_TAG) or tags.get(PARTITION_TAG)
-    if not first or not last:
+def calendar_days(config: Config) -> tuple[date, date]:
+    """The first and last day (inclusive) rows may fall on: first_day through last_day, or
+    through today in the shop's time zone."""
+    today = datetime.now(ZoneInfo(config.timezone)).date()
+    return config.first_day, config.last_day or today
+
+
+def days_tags(config: Config, first: date, last: date) -> dict[str, str]:
+    """Run tags for reloading the days first..last (clamped to the calendar): the exact days, and
+    the range of months that holds them."""
+    start, end = calendar_days(config)
+    first, last = max(first, start), min(last, end)
+    if first > last:  # entirely outside the calendar: reload the latest day
+        first = last = end
+    return {
+        FIRST_DAY_TAG: first.isoformat(),
+        LAST_DAY_TAG: last.isoformat(),
+        RANGE_START_TAG: first.replace(day=1).isoformat(),
+        RANGE_END_TAG: last.replace(day=1).isoformat(),
+    }
+
+
+def all_days_tags(config: Config) -> dict[str, str]:
+    """Run tags for a full refresh: every day of the calendar."""
+    return days_tags(config, *calendar_days(config))
+
+
+def run_days(tags: Mapping[str, str], config: Config) -> tuple[date, date] | None:
+    """The days (inclusive) a run reloads: its exact-day tags when it has them (the schedule,
+    the sensor, `make run`), else every day of its months (a run or backfill launched from the
+    UI), clamped to the calendar. None when the run has no partitions: the daily dbt models
+    then rebuild every day."""
+    if FIRST_DAY_TAG in tags and LAST_DAY_TAG in tags:
+        return date.fromisoformat(tags[FIRST_DAY_TAG]), date.fromisoformat(tags[LAST_DAY_TAG])
+    first_key = tags.get(RANGE_START_TAG) or tags.get(PARTITION_TAG)
+    last_key = tags.get(RANGE_END_TAG) or tags.get(PARTITION_TAG)
+    if not first_key or not last_key:
         return None
-    return date.fromisoformat(first), date.fromisoformat(last)
+    first = date.fromisoformat(first_key)  # a month's key is its first day
+    last = _next_month(date.fromisoformat(last_key)) - timedelta(days=1)
+    start, end = calendar_days(config)
+    return max(first, start), min(last, end)

@@ -6,31 +6,15 @@ exactly those days; features, models and scores are then rebuilt as of the lates
 
 import hashlib
 import json
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from landing import Config, file_days
-from orchestration.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
+from orchestration.defs.partitions import calendar_days, days_tags
 from orchestration.settings import REFRESH_JOB, Settings
-
-
-def days_tags(partitions: dg.PartitionsDefinition, first: date, last: date) -> dict[str, str]:
-    """Run tags selecting the partitions first..last (clamped to the partitions that exist)."""
-    keys = partitions.get_partition_keys()
-    first_key = max(first.isoformat(), keys[0])
-    last_key = min(last.isoformat(), keys[-1])
-    if first_key > last_key:  # entirely outside the partitions: reload the latest day
-        first_key = last_key = keys[-1]
-    return {RANGE_START_TAG: first_key, RANGE_END_TAG: last_key}
-
-
-def all_days_tags(partitions: dg.PartitionsDefinition) -> dict[str, str]:
-    """Run tags for a full refresh: every partition from first_day through today."""
-    keys = partitions.get_partition_keys()
-    return {RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]}
 
 
 def _landing_state(config: Config) -> dict[str, str]:
@@ -68,7 +52,7 @@ def build_refresh(
     )
     def daily_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
         today = context.scheduled_execution_time.date()
-        return dg.RunRequest(tags=days_tags(partitions, today - timedelta(days=1), today))
+        return dg.RunRequest(tags=days_tags(config, today - timedelta(days=1), today))
 
     @dg.sensor(
         name="landing_files",
@@ -92,7 +76,7 @@ def build_refresh(
             return dg.SensorResult(cursor=json.dumps(state), skip_reason="No new or changed files")
         ranges = [file_days(config, *key.split(":", 1)) for key in changed]
         ranges = [days for days in ranges if days]
-        today = datetime.now().date()
+        today = calendar_days(config)[1]
         # Files without a day (customers, products) reload with today's partition.
         first = min((days[0] for days in ranges), default=today)
         last = max((days[1] for days in ranges), default=today)
@@ -100,7 +84,7 @@ def build_refresh(
         context.log.info(f"New or changed: {names}; refreshing {first}..{last}")
         run_key = hashlib.sha1(json.dumps({k: state[k] for k in changed}).encode()).hexdigest()
         return dg.SensorResult(
-            run_requests=[dg.RunRequest(run_key=run_key, tags=days_tags(partitions, first, last))],
+            run_requests=[dg.RunRequest(run_key=run_key, tags=days_tags(config, first, last))],
             cursor=json.dumps(state),
         )
 

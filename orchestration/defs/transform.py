@@ -2,9 +2,9 @@
 
 Three @dbt_assets:
 - `dbt_daily`: the seeds, the staging views, the intermediate views they feed and the incremental
-  models tagged `daily` (orders, order lines, daily browsing). A run for some days (partitions of the raw tables) deletes and re-inserts
-  exactly those days (vars partition_start / partition_end); a run without partitions rebuilds
-  every day.
+  models tagged `daily` (orders, order lines, daily browsing). A run for some days deletes and
+  re-inserts exactly those days (vars partition_start / partition_end; see
+  orchestration/defs/partitions.py); a run without partitions rebuilds every day.
 - `dbt_features`: the customer features, labels, interactions and the models' inputs
   (`ml_inputs/`), rebuilt as of the latest day.
 - `dbt_activation` (customer_360, schema `scores`) reads the scored tables, so it runs after them.
@@ -59,7 +59,7 @@ def dbt_daily_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: WarehouseResource
 ) -> Iterator[Any]:
     """Staging views and the day-by-day incremental models, for the days the run refreshes."""
-    days = run_days(context)
+    days = run_days(context.run.tags, get_settings().config)
     window = (
         {"partition_start": days[0].isoformat(), "partition_end": days[1].isoformat()}
         if days
