@@ -52,7 +52,7 @@ def count_parquet_rows(path: str | Path) -> FileCount:
     try:
         rows = pq.ParquetFile(path).metadata.num_rows
     except Exception as error:  # noqa: BLE001 - any unreadable file is reported, not raised
-        return FileCount(None, PARQUET_METHOD, f"{path}: not a readable Parquet file ({error})")
+        return FileCount(None, PARQUET_METHOD, f"not a readable Parquet file ({error})")
     return FileCount(rows, PARQUET_METHOD)
 
 
@@ -66,7 +66,11 @@ def count_csv_rows(
     text_encoding = "utf-8-sig" if encoding == "utf-8" else encoding
     rows = folded = 0
     first_fold: int | None = None
-    with open(path, encoding=text_encoding, errors="replace", newline="") as handle:
+    try:
+        handle = open(path, encoding=text_encoding, errors="replace", newline="")  # noqa: SIM115
+    except OSError as error:
+        return FileCount(None, CSV_METHOD, f"could not be opened ({error})")
+    with handle:
         reader = csv.reader(handle, delimiter=delimiter, quotechar='"', doublequote=True)
         width: int | None = None
         line = 0  # physical lines consumed so far
@@ -90,12 +94,14 @@ def count_csv_rows(
                         first_fold = first_fold or start
                         continue
                 rows += 1
+        except OSError as error:
+            return FileCount(None, CSV_METHOD, f"line {reader.line_num}: {error}")
         except csv.Error as error:
             return FileCount(
                 None,
                 CSV_METHOD,
-                f"{path}: line {reader.line_num}: {error} (expected at most {FIELD_LIMIT:,} "
-                "characters in a field: an unbalanced quote?); the file could not be counted",
+                f"line {reader.line_num}: {error}: expected at most {FIELD_LIMIT:,} characters in "
+                "a field (an unbalanced quote?); the file could not be counted",
             )
     note = None
     if folded:
@@ -110,7 +116,7 @@ def count_source_file(config: Config, table: str, path: str | Path) -> FileCount
     """The independent count of one file of a configured source, with the source's dialect."""
     if config.source_format(table) == "parquet":
         return count_parquet_rows(path)
-    if Path(path).stat().st_size == 0:
+    if Path(path).is_file() and Path(path).stat().st_size == 0:
         return FileCount(0, CSV_METHOD)  # no header and no rows, as the loader logs it
     source = config.sources[table]
     return count_csv_rows(path, source.delimiter, source.encoding, source.header)

@@ -17,6 +17,7 @@ are always bound parameters, never spliced into SQL.
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -87,11 +88,17 @@ def load_source(
     ensure_raw_tables(conn, schema)
     file_counts = f"{identifier(schema)}.{identifier(FILE_COUNT_TABLE)}"
     mapped: set[str] = set()
-    counts: dict[str, FileCount] = {}
-    for index, path in enumerate(files):
-        mapped |= _read_file(conn, config, table, path, first=index == 0)
-        # Counted right after DuckDB read it, by a reader that is not the loader (landing/count.py).
-        counts[path] = count_source_file(config, table, path)
+    # Each file is also counted by a reader that is not the loader (landing/count.py), in a
+    # thread while DuckDB (which releases the GIL) reads the files.
+    counter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="count")
+    try:
+        counting = {path: counter.submit(count_source_file, config, table, path) for path in files}
+        for index, path in enumerate(files):
+            mapped |= _read_file(conn, config, table, path, first=index == 0)
+        counts: dict[str, FileCount] = {path: future.result() for path, future in counting.items()}
+    finally:
+        counter.shutdown(wait=False, cancel_futures=True)  # on an error: count no further files
+        counts: dict[str, FileCount] = {path: future.result() for path, future in counting.items()}
     read_by_loader = dict(
         conn.execute("select _source_file, count(*) from _incoming group by 1").fetchall()
     )

@@ -57,7 +57,9 @@ def _independent_count_problems(
         name = file
         detail = f"; {note}" if note else ""
         if in_file is None:
-            problems.append(f"{name}: no independent count ({method}{detail})")
+            problems.append(
+                f"{name}: no independent count ({method}{detail}); the loader read {read}"
+            )
         elif in_window == read:  # the load covered the whole file
             if in_file != accounted:
                 problems.append(

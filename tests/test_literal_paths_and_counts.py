@@ -14,7 +14,13 @@ from test_ingestion import HEADER, _config, _write_lines
 
 import landing.read
 from landing import SourceError, load_config, load_source, reconcile
-from landing.count import CSV_METHOD, PARQUET_METHOD, count_csv_rows, count_parquet_rows
+from landing.count import (
+    CSV_METHOD,
+    FIELD_LIMIT,
+    PARQUET_METHOD,
+    count_csv_rows,
+    count_parquet_rows,
+)
 from landing.read import literal_path
 
 
@@ -164,3 +170,16 @@ def test_blank_lines_are_not_records_for_either_counter(conn, tmp_path):
     report = load_source(conn, load_config(_config(tmp_path)), "order_lines")
     assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (4, 3, 1)
     assert reconcile(conn, "order_lines") == []
+
+
+def test_a_quote_that_swallows_the_rest_of_a_large_file_is_reported_not_buffered(tmp_path):
+    """The count holds at most FIELD_LIMIT characters of one field: a runaway quote in a large
+    file fails the count with its line instead of reading the rest of the file into memory."""
+    path = tmp_path / "runaway.csv"
+    body = "".join(_line(order) + "\n" for order in range(2, 2 + FIELD_LIMIT // 60))
+    path.write_text(HEADER + _line(1, '"RUNAWAY') + "\n" + body)
+    counted = count_csv_rows(path)
+    assert counted.rows is None
+    assert "expected at most 16,777,216 characters in a field (an unbalanced quote?)" in (
+        counted.note or ""
+    )
