@@ -119,6 +119,7 @@ def _finish_training(
             "dagster_run_id": context.run_id,
             "model": name,
             "version": version.version,
+            "model_sha256": version.sha256,
             "trained_at": datetime.now(UTC).replace(tzinfo=None),
             "train_start": result.train_window[0],
             "train_end": result.train_window[1],

@@ -1,5 +1,6 @@
 """`scores.model_runs`: one row per training run of any model, with its holdout metrics, its
-baselines, the current model it was compared with, and the promotion gate's decision."""
+baselines, the current model it was compared with, the promotion gate's decision, and the SHA-256
+of the saved model file."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ COLUMNS = {
     "dagster_run_id": "varchar",
     "model": "varchar",
     "version": "varchar",
+    # SHA-256 of the version's model.joblib, computed at save time (as in its metadata.json);
+    # loading recomputes it and refuses a file that no longer matches.
+    "model_sha256": "varchar",
     "trained_at": "timestamp",
     "train_start": "date",
     "train_end": "date",
@@ -45,6 +49,18 @@ def record_model_run(conn: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> No
         + ", ".join(f"{name} {dtype}" for name, dtype in COLUMNS.items())
         + ")"
     )
+    # A table created before a column was added gets it (null for its older rows).
+    existing = {
+        column
+        for (column,) in conn.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = ? and table_name = ?",
+            [SCORES_SCHEMA, MODEL_RUNS_TABLE],
+        ).fetchall()
+    }
+    for name, dtype in COLUMNS.items():
+        if name not in existing:
+            conn.execute(f"alter table {TARGET} add column {name} {dtype}")
     values = {**row, "metrics": json.dumps(row.get("metrics", {}), default=float)}
     conn.execute(
         f"insert into {TARGET} ({', '.join(values)}) values ({', '.join('?' * len(values))})",
