@@ -1,0 +1,109 @@
+"""The model-level dbt tests (dbt_project/tests/generic): not_null_columns and columns_in_range
+guard many columns with one query each, and a failure names the columns at fault.
+
+Self-contained: dbt tests fct_orders' three model-level tests on a tiny warehouse holding only a
+hand-made marts.fct_orders (no pipeline run; one dbt invocation, about 25 s, mostly the parse)."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import duckdb
+import yaml
+from dbt_helpers import DBT
+
+from orchestration.settings import DBT_PROJECT_DIR
+
+FCT_ORDERS_TESTS = [
+    "fct_orders__not_null",
+    "fct_orders__in_range",
+    "fct_orders__in_range_not_refund",
+]
+# order_id, status, currency, is_refund, n_lines, n_units, gross_amount, discount_amount, net_amount
+ORDERS = [
+    ("o1", "completed", "EUR", False, 1, 2, 20.0, 0.0, 20.0),
+    ("o2", "completed", None, False, 1, 1, 10.0, 0.0, 10.0),  # null currency
+    ("o3", "cancelled", None, False, 1, 1, 10.0, 0.0, 10.0),  # null currency
+    ("o4", "completed", "EUR", False, -1, 1, 10.0, 0.0, 10.0),  # n_lines out of range
+    ("o5", "completed", "EUR", False, 1, 1, -3.0, 0.0, -3.0),  # negative sale: out of range
+    ("o6", "refund", "EUR", True, 1, -1, -5.0, 0.0, -5.0),  # a refund may be negative
+]
+
+
+def _tiny_warehouse(path: Path) -> None:
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema marts")
+        con.execute(
+            """create table marts.fct_orders (
+                order_id varchar, customer_id varchar, ordered_at timestamp, order_date date,
+                status varchar, channel varchar, currency varchar, is_cancelled boolean,
+                is_returned boolean, is_refund boolean, is_purchase boolean, is_revenue boolean,
+                n_lines integer, n_units integer, gross_amount decimal(18, 4),
+                discount_amount decimal(18, 4), net_amount decimal(18, 4))"""
+        )
+        for order_id, status, currency, refund, lines, units, gross, discount, net in ORDERS:
+            con.execute(
+                "insert into marts.fct_orders values (?, 'c1', timestamp '2025-01-01 10:00', "
+                "date '2025-01-01', ?, 'web', ?, ?, false, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [order_id, status, currency, status == "cancelled", refund]
+                + [
+                    status == "completed",
+                    status != "cancelled",
+                    lines,
+                    units,
+                    gross,
+                    discount,
+                    net,
+                ],
+            )
+
+
+def test_model_level_tests_fail_naming_the_columns_at_fault(tmp_path):
+    warehouse = tmp_path / "tiny.duckdb"
+    _tiny_warehouse(warehouse)
+    target = tmp_path / "target"
+    result = subprocess.run(
+        [DBT, "test", "--select", *FCT_ORDERS_TESTS, "--profiles-dir", str(DBT_PROJECT_DIR)]
+        + ["--target-path", str(target), "--log-path", str(target / "logs")],
+        cwd=DBT_PROJECT_DIR,
+        env={**os.environ, "DUCKDB_PATH": str(warehouse)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    results = {
+        r["unique_id"].split(".")[2]: r
+        for r in json.loads((target / "run_results.json").read_text())["results"]
+    }
+    assert sorted(results) == sorted(FCT_ORDERS_TESTS)
+    assert {name: r["status"] for name, r in results.items()} == dict.fromkeys(
+        FCT_ORDERS_TESTS, "fail"
+    )
+    # The failing rows: one per column at fault, with its count (and the values out of range).
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = {name: con.sql(r["compiled_code"]).fetchall() for name, r in results.items()}
+    assert rows["fct_orders__not_null"] == [("currency", 2)]
+    assert rows["fct_orders__in_range"] == [("n_lines", 1, "-1", "-1")]
+    # config where "not is_refund": o5's negative sale fails, o6's refund does not.
+    assert sorted(rows["fct_orders__in_range_not_refund"]) == [
+        ("gross_amount", 1, "-3.0000", "-3.0000"),
+        ("net_amount", 1, "-3.0000", "-3.0000"),
+    ]
+
+
+def test_not_null_and_ranges_are_declared_per_model_not_per_column():
+    """A column-level not_null or accepted_range test is one more query and one more Dagster
+    check per column: list the column in its model's not_null_columns / columns_in_range test."""
+    column_level = []
+    for path in sorted((DBT_PROJECT_DIR / "models").rglob("*.yml")):
+        document = yaml.safe_load(path.read_text()) or {}
+        tables = [t for s in document.get("sources", []) for t in s.get("tables", [])]
+        for table in document.get("models", []) + tables:
+            for column in table.get("columns") or []:
+                for test in column.get("data_tests") or column.get("tests") or []:
+                    name = test if isinstance(test, str) else next(iter(test))
+                    if name in ("not_null", "accepted_range"):
+                        column_level.append(f"{path.name}: {table['name']}.{column['name']} {name}")
+    assert not column_level, column_level
