@@ -33,6 +33,10 @@ MODEL_RUNS_TABLE = "model_runs"  # every training run and its promotion decision
 
 REFRESH_JOB = "refresh_all"
 
+# Great Expectations checks validate a run's reloaded days in full, and of the other rows all of
+# them up to this many, else a reproducible sample of this many (orchestration/lib/expectations.py).
+QUALITY_SAMPLE_ROWS = 100_000
+
 
 @dataclass(frozen=True)
 class Settings:
