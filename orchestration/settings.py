@@ -54,6 +54,12 @@ class Settings:
         return self.data_dir / "warehouse.duckdb"
 
     @property
+    def dbt_target_dir(self) -> Path:
+        """dbt's artefacts for this deployment; kept between runs so dbt re-parses only what
+        changed (its partial parsing needs the same profile, vars and target folder)."""
+        return self.data_dir / "dbt_target"
+
+    @property
     def model_dir(self) -> Path:
         return self.data_dir / "models"
 

@@ -1,13 +1,17 @@
-{#- Incremental models by day. Dagster passes the days of the partitions being refreshed as the
-    vars partition_start and partition_end (inclusive dates); the model deletes those days and
-    inserts them again, so re-running a day replaces exactly that day. Without the vars (a plain
-    `dbt build`) an incremental run rebuilds every day. dbt's delete+insert strategy is not used:
-    it deletes only the days present in the new rows, so a day whose rows all vanished would keep
-    its old rows (measured; see the description of fct_orders). -#}
+{#- Incremental models by day. Dagster passes the days being refreshed (inclusive dates) in the
+    environment variables SHOP_PARTITION_START and SHOP_PARTITION_END, not as vars, so every
+    invocation of a deployment has the same vars and dbt's partial parsing is not thrown away; a
+    person running dbt by hand can pass the vars partition_start and partition_end instead. The
+    model deletes those days and inserts them again, so re-running a day replaces exactly that
+    day. Without either (a plain `dbt build`) an incremental run rebuilds every day. dbt's
+    delete+insert strategy is not used: it deletes only the days present in the new rows, so a day
+    whose rows all vanished would keep its old rows (measured; see the description of
+    fct_orders). -#}
 {% macro partition_filter(column) -%}
-    {%- if is_incremental() and var('partition_start', none) is not none -%}
-        {{ column }} between cast('{{ var("partition_start") }}' as date)
-            and cast('{{ var("partition_end") }}' as date)
+    {%- set start = var('partition_start', env_var('SHOP_PARTITION_START', '')) -%}
+    {%- set end = var('partition_end', env_var('SHOP_PARTITION_END', '')) -%}
+    {%- if is_incremental() and start -%}
+        {{ column }} between cast('{{ start }}' as date) and cast('{{ end }}' as date)
     {%- else -%}
         true
     {%- endif -%}

@@ -3,8 +3,8 @@
 Three @dbt_assets:
 - `dbt_daily`: the seeds, the staging views, the intermediate views they feed and the incremental
   models tagged `daily` (orders, order lines, daily browsing). A run for some days deletes and
-  re-inserts exactly those days (vars partition_start / partition_end; see
-  orchestration/defs/partitions.py); a run without partitions rebuilds every day.
+  re-inserts exactly those days (WINDOW_VARIABLES below; see orchestration/defs/partitions.py);
+  a run without partitions rebuilds every day.
 - `dbt_features`: the customer features, labels, interactions and the models' inputs
   (`ml_inputs/`), rebuilt as of the latest day.
 - `dbt_activation` (customer_360, schema `scores`) reads the scored tables, so it runs after them.
@@ -12,9 +12,12 @@ Every invocation gets the config's model settings as dbt vars. The project, its 
 the dbt CLI resource are in orchestration/lib/dbt.py.
 """
 
+import contextlib
 import functools
 import json
+import os
 from collections.abc import Iterator, Mapping
+from datetime import date
 from typing import Any
 
 import dagster as dg
@@ -39,16 +42,50 @@ shop_dbt_assets = functools.partial(
 )
 
 
+# The days a run reloads reach the incremental models as environment variables (macro
+# partition_filter): with them as vars, every run would change dbt's vars and re-parse the project.
+WINDOW_VARIABLES = ("SHOP_PARTITION_START", "SHOP_PARTITION_END")
+
+
+@contextlib.contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables while dbt's process starts (it copies the environment)."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def _build(
     context: dg.AssetExecutionContext,
     dbt: DbtCliResource,
     duckdb: WarehouseResource,
-    extra_vars: Mapping[str, str] | None = None,
+    days: tuple[date, date] | None = None,
 ) -> Iterator[Any]:
+    """`dbt build` of the asset's selection, with the deployment's vars and its own target folder
+    (the same for every invocation, so dbt re-parses only the files that changed)."""
     with duckdb.get_connection():
         pass  # fails with a clear message if a program outside Dagster holds the warehouse
-    dbt_vars = {**get_settings().config.dbt_vars(), **(extra_vars or {})}
-    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+    settings = get_settings()
+    window = [day.isoformat() for day in days] if days else ["", ""]
+    with _environment(dict(zip(WINDOW_VARIABLES, window, strict=True))):
+        invocation = dbt.cli(
+            ["build", "--vars", json.dumps(settings.config.dbt_vars())],
+            context=context,
+            target_path=settings.dbt_target_dir,
+        )
+    try:
+        yield from invocation.stream()
+    finally:  # a failure while reading dbt's events must not leave dbt holding the warehouse
+        if invocation.process.poll() is None:
+            invocation.process.terminate()
+            invocation.process.wait(timeout=30)
 
 
 @shop_dbt_assets(
@@ -59,13 +96,8 @@ def dbt_daily_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: WarehouseResource
 ) -> Iterator[Any]:
     """Staging views and the day-by-day incremental models, for the days the run refreshes."""
-    days = run_days(context.run.tags, get_settings().config)
-    window = (
-        {"partition_start": days[0].isoformat(), "partition_end": days[1].isoformat()}
-        if days
-        else None  # a run without partitions: the incremental models rebuild every day
-    )
-    yield from _build(context, dbt, duckdb, window)
+    # None for a run without partitions: the incremental models then rebuild every day.
+    yield from _build(context, dbt, duckdb, run_days(context.run.tags, get_settings().config))
 
 
 @shop_dbt_assets(
