@@ -27,7 +27,7 @@ $(MANIFEST): $(INSTALLED) $(DBT_SOURCES)
 	touch $@
 
 run: setup
-	$(BIN)/python -m orchestration.cli run $(if $(DAYS),--days $(DAYS))
+	$(BIN)/python -m orchestration.cli run $(if $(DAYS),--days $(DAYS)) $(if $(RETRAIN),--retrain)
 
 # The marketing report (data_dir/reports/marketing_report.html) from the current warehouse: only
 # that asset is materialized, through Dagster; prints the file's path.

@@ -233,6 +233,9 @@ class Models(_Strict):
     n_recommendations: int = Field(default=10, ge=1, le=100)
     clv_horizon_days: int = Field(default=365, ge=7, le=3650)
     recommend_already_bought: bool = True
+    # Training is a scheduled concern, scoring a daily one: a refresh retrains a model only when
+    # its promoted version is this many days old (0: every refresh), or when asked to.
+    retrain_every_days: int = Field(default=7, ge=0, le=365)
     risk_high_share: float = _dbt_default("risk_high_share", ge=0, le=1)
     risk_medium_share: float = _dbt_default("risk_medium_share", ge=0, le=1)
     # Activation: each audience's control-group share, the retention list's length and the

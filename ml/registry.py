@@ -133,6 +133,11 @@ def new_version() -> str:
     return datetime.now(UTC).strftime(VERSION_FORMAT)
 
 
+def version_time(version: str) -> datetime:
+    """When a version was trained (UTC, naive), read from its id."""
+    return datetime.strptime(version, VERSION_FORMAT)
+
+
 def _check_name(name: str) -> str:
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise UntrustedModelError(

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, TextIO
 from landing import ConfigError
 from orchestration.instance import PID_TAG, ensure_instance, recover_interrupted_runs
 from orchestration.lib.warehouse import WarehouseLockedError, connect
-from orchestration.settings import REFRESH_JOB, REPO_ROOT, Settings, get_settings
+from orchestration.settings import REFRESH_JOB, REPO_ROOT, RETRAIN_TAG, Settings, get_settings
 
 if TYPE_CHECKING:  # Dagster is imported when a command needs it, not on import
     from dagster import DagsterInstance, ExecuteInProcessResult, JobDefinition
@@ -132,9 +132,10 @@ def _execute(
         )
 
 
-def run(customers: int | None = None, days: str | None = None) -> int:
+def run(customers: int | None = None, days: str | None = None, retrain: bool = False) -> int:
     """Materialize every asset through Dagster against the persistent instance, then summarize.
-    `days` ("2026-10-31" or "2026-10-01..2026-10-31") reloads only those days."""
+    `days` ("2026-10-31" or "2026-10-01..2026-10-31") reloads only those days; `retrain` trains
+    every model even if its promoted version is recent (models.retrain_every_days)."""
     wall = time.perf_counter()
     settings = get_settings()
     ensure_instance(settings.dagster_home)
@@ -173,7 +174,8 @@ def run(customers: int | None = None, days: str | None = None) -> int:
     print(f"Full log: {log_path}", flush=True)
     progress = _Progress(instance, run_id, steps, sys.stdout)
     progress.start()
-    result = _execute(job, instance, run_id, log_path, {"launched_by": "make run", **partitions})
+    tags = {"launched_by": "make run", **partitions, **({RETRAIN_TAG: "true"} if retrain else {})}
+    result = _execute(job, instance, run_id, log_path, tags)
     progress.stop.set()
     progress.join()
     print_summary(instance, run_id, time.perf_counter() - wall)
@@ -250,6 +252,11 @@ def main(argv: list[str] | None = None) -> int:
         help="size of the synthetic shop generated when landing data is missing",
     )
     run_parser.add_argument(
+        "--retrain",
+        action="store_true",
+        help="retrain every model now, even if its promoted version is recent",
+    )
+    run_parser.add_argument(
         "--days",
         default=None,
         help="reload only these days: YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD (default: every day)",
@@ -267,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 2
     handlers: dict[str, Callable[[], int | None]] = {
-        "run": lambda: run(args.customers, args.days),
+        "run": lambda: run(args.customers, args.days, args.retrain),
         "ui": lambda: ui(args.host, args.port),
         "report": report,
     }

@@ -6,7 +6,7 @@ import dagster as dg
 from orchestration.defs.activation import activation_checks
 from orchestration.defs.exports import exports
 from orchestration.defs.ingestion import build_ingestion
-from orchestration.defs.models import build_models
+from orchestration.defs.models import build_models, build_retrain_job
 from orchestration.defs.partitions import month_partitions
 from orchestration.defs.quality import build_suite_checks
 from orchestration.defs.report import marketing_report
@@ -43,7 +43,7 @@ def defs() -> dg.Definitions:
             *build_suite_checks(settings.config),
             *activation_checks,
         ],
-        jobs=[refresh_job],
+        jobs=[refresh_job, build_retrain_job()],
         schedules=[daily_refresh],
         sensors=[landing_files],
         resources=build_resources(settings),

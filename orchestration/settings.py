@@ -32,6 +32,8 @@ MODEL_RUNS_TABLE = "model_runs"  # every training run and its promotion decision
 # The scored tables and their columns are declared in dbt: see orchestration/lib/scores.py.
 
 REFRESH_JOB = "refresh_all"
+RETRAIN_JOB = "retrain_models"  # the models and everything downstream, retraining every model
+RETRAIN_TAG = "shop_analytics/retrain"  # "true" on a run: train even if the version is recent
 
 # Great Expectations checks validate a run's reloaded days in full, and of the other rows all of
 # them up to this many, else a reproducible sample of this many (orchestration/lib/expectations.py).

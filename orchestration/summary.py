@@ -68,6 +68,9 @@ def print_model_runs(instance: DagsterInstance, conn: object, run_id: str) -> No
         if "skipped" in metadata:
             print(f"  {name}: skipped: {_metadata_value(metadata, 'skipped')}")
             continue
+        if "kept" in metadata:  # not due for retraining: the promoted version scored
+            print(f"  {name}: not retrained, kept {_metadata_value(metadata, 'kept')}")
+            continue
         row = latest_model_run(conn, name, run_id)
         if row is None:
             continue

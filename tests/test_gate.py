@@ -1,5 +1,6 @@
-"""The promotion gate: a deliberately degraded churn model is trained through Dagster, its check
-fails as a warning, the run succeeds, and scoring runs with the model in use (not the refused one)."""
+"""The promotion gate: a deliberately degraded churn model is trained through Dagster (asked for
+with the retrain tag: the promoted version is recent), its check fails as a warning, the run
+succeeds, and scoring runs with the model in use (not the refused one)."""
 
 import json
 import shutil
@@ -25,10 +26,23 @@ import dagster as dg
 from orchestration.definitions import defs
 from orchestration.instance import ensure_instance
 ensure_instance()
-result = defs().resolve_implicit_global_asset_job_def().execute_in_process(
+from orchestration.settings import RETRAIN_TAG
+job = defs().resolve_implicit_global_asset_job_def()
+selection = [dg.AssetKey(["models", "churn"]), dg.AssetKey(["scores", "churn_scores"])]
+# Without the tag: the promoted version is recent (models.retrain_every_days), nothing trains.
+not_due = job.execute_in_process(
+    instance=dg.DagsterInstance.get(), asset_selection=selection, raise_on_error=False
+)
+kept = [
+    e.event_specific_data.materialization.metadata.get("kept").value
+    for e in not_due.all_events
+    if e.event_type_value == "ASSET_MATERIALIZATION" and "kept" in e.event_specific_data.materialization.metadata
+]
+result = job.execute_in_process(
     instance=dg.DagsterInstance.get(),
-    asset_selection=[dg.AssetKey(["models", "churn"]), dg.AssetKey(["scores", "churn_scores"])],
+    asset_selection=selection,
     raise_on_error=False,
+    tags={RETRAIN_TAG: "true"},
 )
 checks = [
     {
@@ -42,7 +56,7 @@ materialized = [
     "/".join(e.asset_key.path) for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"
 ]
 print("RESULT " + json.dumps(
-    {"checks": checks, "materialized": materialized, "success": result.success}
+    {"checks": checks, "materialized": materialized, "success": result.success, "kept": kept}
 ))
 """
 
@@ -73,6 +87,14 @@ def degraded(pipeline_run, tmp_path_factory):
     lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
     assert lines, result.stdout[-3000:] + result.stderr[-3000:]
     return folder, promoted_before, json.loads(lines[0].removeprefix("RESULT "))
+
+
+def test_a_recent_promoted_version_is_kept_without_training(degraded):
+    """The daily refresh scores with the promoted version until it is due for retraining."""
+    _, promoted_before, outcome = degraded
+    [kept] = outcome["kept"]
+    assert kept.startswith(f"version {promoted_before.strip()}, trained ")
+    assert "next retraining due" in kept and "models.retrain_every_days: 7" in kept
 
 
 def test_gate_refuses_a_degraded_model_and_scoring_keeps_the_last_good_one(degraded, warehouse):

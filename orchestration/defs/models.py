@@ -6,6 +6,8 @@ models (`ml_inputs/*`, `marts/customer_features`); its scored table's columns ar
 dbt (`scores` source). Adding a model: one ml/ module and one entry below.
 """
 
+from typing import Any
+
 import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 
@@ -18,6 +20,7 @@ from orchestration.defs.transform import dbt_feature_models
 from orchestration.lib.dbt import dbt_project
 from orchestration.lib.model_assets import ModelEntry, build_model_assets
 from orchestration.lib.scores import scored_table_contract
+from orchestration.settings import RETRAIN_JOB, RETRAIN_TAG
 
 
 def model_entries(config: Config) -> tuple[ModelEntry, ...]:
@@ -93,6 +96,20 @@ def model_entries(config: Config) -> tuple[ModelEntry, ...]:
 
 def _dbt_key(model_name: str) -> dg.AssetKey:
     return get_asset_key_for_model([dbt_feature_models], model_name)
+
+
+def build_retrain_job() -> Any:
+    """Every model retrained now, then everything downstream rescored (the UI's way to ask for
+    what `make run RETRAIN=1` does); the daily refresh retrains on models.retrain_every_days."""
+    return dg.define_asset_job(
+        name=RETRAIN_JOB,
+        selection=dg.AssetSelection.groups("models").downstream(),
+        tags={RETRAIN_TAG: "true"},
+        description=(
+            "Retrain every model on the current features, even if its promoted version is "
+            "recent, then rescore and rebuild the activation tables, exports and report."
+        ),
+    )
 
 
 def build_models(config: Config) -> list[dg.AssetsDefinition]:

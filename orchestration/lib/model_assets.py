@@ -12,19 +12,25 @@ customer 360 and the exports are still refreshed with today's features and the r
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 
 from ml.base import CannotTrain, CustomerModel, ScoreResult, TrainResult
-from ml.registry import ModelVersion, promote, promoted_model, save_model
+from ml.registry import ModelVersion, promote, promoted_model, save_model, version_time
 from orchestration.lib.model_runs import record_model_run
 from orchestration.lib.plots import render
 from orchestration.lib.scores import write_scores
 from orchestration.lib.warehouse import WarehouseResource, read_asset, table_metadata
-from orchestration.settings import DUCKDB_POOL, SCORES_SCHEMA, get_settings
+from orchestration.settings import (
+    DUCKDB_POOL,
+    RETRAIN_JOB,
+    RETRAIN_TAG,
+    SCORES_SCHEMA,
+    get_settings,
+)
 
 GATE_CHECK = "promotion_gate"
 
@@ -182,6 +188,41 @@ def _skipped_training(context: dg.AssetExecutionContext, reason: str) -> dg.Mate
     )
 
 
+def retrain_reason(
+    current: ModelVersion | None, every_days: int, tags: Mapping[str, str], now: datetime
+) -> str | None:
+    """Why this run trains the model, or None to keep scoring with the promoted version."""
+    if current is None:
+        return "no version promoted yet"
+    if current.sha256 is None:  # saved before model files carried a digest: never loaded
+        return f"version {current.version} has no SHA-256 and cannot be verified"
+    if tags.get(RETRAIN_TAG) == "true":
+        return f"retraining asked for (run tag {RETRAIN_TAG})"
+    age = now - version_time(current.version)
+    if age >= timedelta(days=every_days):
+        return (
+            f"version {current.version} is {age.days} days old "
+            f"(models.retrain_every_days: {every_days})"
+        )
+    return None
+
+
+def _kept_training(current: ModelVersion, every_days: int, now: datetime) -> dg.MaterializeResult:
+    """The promoted version is recent: it keeps scoring, nothing is trained."""
+    trained = version_time(current.version)
+    due = (trained + timedelta(days=every_days)).date()
+    kept = (
+        f"version {current.version}, trained {trained:%Y-%m-%d %H:%M} UTC "
+        f"({(now - trained).days} days ago); next retraining due {due} "
+        f"(models.retrain_every_days: {every_days}); retrain now with `make run RETRAIN=1` or "
+        f"the {RETRAIN_JOB} job"
+    )
+    return dg.MaterializeResult(
+        metadata={"kept": kept, "model_version": current.version},
+        check_results=[_gate_result(True, f"not trained: kept {kept}")],
+    )
+
+
 def _read_frames(conn: Any, keys: Mapping[str, dg.AssetKey]) -> dict[str, pd.DataFrame]:
     return {name: read_asset(conn, key) for name, key in keys.items()}
 
@@ -232,7 +273,16 @@ def build_model_assets(
             if reason := skip_reason(conn):
                 return _skipped_training(context, reason)
             frames = _read_frames(conn, train_keys)
-        current = promoted_model(get_settings().model_dir, name)
+        settings = get_settings()
+        current = promoted_model(settings.model_dir, name)
+        every_days = settings.config.models.retrain_every_days
+        now = datetime.now(UTC).replace(tzinfo=None)
+        reason = retrain_reason(current, every_days, context.run.tags, now)
+        if reason is None:
+            return _kept_training(current, every_days, now)
+        context.log.info(f"Training {name}: {reason}")
+        if current is not None and current.sha256 is None:
+            current = None  # not loaded; the new version is judged against the baselines only
         try:
             result = model.train(frames, current.load() if current else None)
         except CannotTrain as error:
