@@ -10,6 +10,7 @@ config leaves out exists empty, so every downstream model runs on any deployment
 import dagster as dg
 
 from landing import TABLES, SourceError, ensure_raw_tables, load_source, reconcile
+from landing.reconcile import INDEPENDENT_COUNT_SCOPE
 from orchestration.defs.partitions import run_days
 from orchestration.lib.warehouse import WarehouseResource, table_metadata
 from orchestration.settings import DUCKDB_POOL, RAW_SCHEMA, SOURCE_TABLES, Settings
@@ -79,7 +80,10 @@ def build_reconciliation_check(table: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=dg.AssetKey([RAW_SCHEMA, table]),
         name="rows_reconciled",
-        description="For every landing file and day: rows read = rows loaded + rows quarantined.",
+        description=(
+            "For every landing file and day: rows read = rows loaded + rows quarantined; and per "
+            "file, an independent count of its rows (not the loader's) = loaded + quarantined."
+        ),
         blocking=True,
         pool=DUCKDB_POOL,
     )
@@ -89,7 +93,10 @@ def build_reconciliation_check(table: str) -> dg.AssetChecksDefinition:
         return dg.AssetCheckResult(
             passed=not problems,
             severity=dg.AssetCheckSeverity.ERROR,
-            metadata={"discrepancies": dg.MetadataValue.json(problems)},
+            metadata={
+                "discrepancies": dg.MetadataValue.json(problems),
+                "independent_count": INDEPENDENT_COUNT_SCOPE,
+            },
         )
 
     return _check
