@@ -211,13 +211,29 @@ def _other_zone(source: Source, config: Config) -> bool:
     return (source.timezone or config.timezone) != config.timezone
 
 
+# An ISO timestamp that ends in a UTC offset or Z, after a time of day (a bare date's `-01` is no
+# offset): it names its own instant, converted to the shop's zone whatever the source's zone.
+_OFFSET_PATTERN = r"(?i)\d:\d\d(:\d\d(\.\d+)?)?\s*(z|[+-]\d\d(:?\d\d)?)$"
+
+
+def _format_has_offset(source: Source) -> bool:
+    """A strptime format with %z (or %Z) parses to an instant (TIMESTAMP WITH TIME ZONE)."""
+    return bool(source.timestamp_format) and any(
+        code in source.timestamp_format for code in ("%z", "%Z")
+    )
+
+
 def _timestamp_params(source: Source, config: Config) -> dict[str, object]:
     """The bound parameters the timestamp SQL from _typed refers to."""
     params: dict[str, object] = {}
     if source.timestamp_format:
         params["timestamp_format"] = source.timestamp_format
+    else:
+        params["offset_pattern"] = _OFFSET_PATTERN
+    if _other_zone(source, config) or _format_has_offset(source) or not source.timestamp_format:
+        params["shop_zone"] = config.timezone
     if _other_zone(source, config):
-        params |= {"shop_zone": config.timezone, "source_zone": source.timezone}
+        params["source_zone"] = source.timezone
     return params
 
 
@@ -225,13 +241,23 @@ def _typed(column: str, kind: str, source: Source, config: Config) -> str:
     """SQL giving `column` as its canonical type, or NULL where the value does not convert."""
     value = identifier(column)
     if kind == "timestamp":
+        text = f"trim(cast({value} as varchar))"
         if source.timestamp_format:
-            parsed = f"try_strptime(trim(cast({value} as varchar)), $timestamp_format)"
+            parsed = f"try_strptime({text}, $timestamp_format)"
+            if _format_has_offset(source):  # an instant: the shop's local time of it
+                return f"timezone($shop_zone, {parsed})"
         else:
-            parsed = f"try_cast({value} as timestamp)"
-        if _other_zone(source, config):  # convert to the shop's local time
+            parsed = f"try_cast({text} as timestamp)"
+        if _other_zone(source, config):  # a naive time in the source's zone: the shop's time
             parsed = f"timezone($shop_zone, timezone($source_zone, {parsed}))"
-        return parsed
+        if source.timestamp_format:
+            return parsed
+        # With an offset (or Z) the text is an instant: converted to the shop's local time, never
+        # read as the same wall-clock time with the offset dropped.
+        return (
+            f"case when regexp_matches({text}, $offset_pattern) "
+            f"then timezone($shop_zone, try_cast({text} as timestamptz)) else {parsed} end"
+        )
     if kind == "varchar":
         return f"nullif(trim(cast({value} as varchar)), '')"
     return f"try_cast(trim(cast({value} as varchar)) as {kind})"

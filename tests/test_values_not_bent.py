@@ -1,0 +1,70 @@
+"""Values are loaded as they were meant, or quarantined with a reason: nothing is bent silently.
+
+Each test loads a small CSV into a temporary DuckDB with load_source (no Dagster) and checks the
+values, the quarantine and the reconciliation (read = loaded + quarantined, and the independent
+count of landing/count.py).
+"""
+
+from datetime import datetime
+
+import duckdb
+import pytest
+from test_ingestion import _config, _write_lines
+
+from landing import load_config, load_source, reconcile
+
+
+@pytest.fixture
+def conn():
+    with duckdb.connect() as connection:
+        yield connection
+
+
+def _line(order: int, when: str = "2010-06-01 10:00:00", quantity: str = "1", name: str = "ITEM"):
+    return f"{order},P{order},{name},{quantity},{when},2.50,C{order},United Kingdom"
+
+
+def _quarantine(conn: duckdb.DuckDBPyConnection) -> dict[int, str]:
+    return dict(conn.execute("select row_number, reason from raw.quarantine").fetchall())
+
+
+def test_timestamps_with_an_offset_are_converted_to_the_shop_zone(conn, tmp_path):
+    """Before: `2010-06-01 10:00+05:00` was stored as 10:00 (the offset dropped)."""
+    _write_lines(
+        tmp_path / "landing" / "zones.csv",
+        [
+            _line(1, "2010-06-01 10:00+05:00"),  # 05:00 UTC = 06:00 in London (summer time)
+            _line(2, "2010-06-01T10:00:00Z"),  # 11:00 in London
+            _line(3, "2010-06-01 10:00:00"),  # naive: the shop's (the source's) own time
+            _line(4, "2010-06-01 01:30:00+05:00"),  # 20:30 UTC the day before: another day
+            _line(5, "2010-06-01"),  # a date, no offset
+        ],
+    )
+    config = load_config(_config(tmp_path, timestamp_format=None))
+    report = load_source(conn, config, "order_lines")
+    assert (report.rows_loaded, report.rows_quarantined) == (5, 0)
+    rows = conn.execute(
+        "select order_id, ordered_at, _partition_day from raw.order_lines order by 1"
+    ).fetchall()
+    assert [(order, at, str(day)) for order, at, day in rows] == [
+        ("1", datetime(2010, 6, 1, 6, 0), "2010-06-01"),
+        ("2", datetime(2010, 6, 1, 11, 0), "2010-06-01"),
+        ("3", datetime(2010, 6, 1, 10, 0), "2010-06-01"),
+        ("4", datetime(2010, 5, 31, 21, 30), "2010-05-31"),
+        ("5", datetime(2010, 6, 1, 0, 0), "2010-06-01"),
+    ]
+    assert reconcile(conn, "order_lines") == []
+    # A source in another zone: naive times are its own, times with an offset are instants.
+    conn.execute("delete from raw.order_lines")
+    config = load_config(_config(tmp_path, timestamp_format=None, timezone="Asia/Karachi"))
+    load_source(conn, config, "order_lines")
+    times = dict(conn.execute("select order_id, ordered_at from raw.order_lines").fetchall())
+    assert times["1"] == datetime(2010, 6, 1, 6, 0)  # the offset wins
+    assert times["3"] == datetime(2010, 6, 1, 6, 0)  # 10:00 in Karachi (+05:00)
+    # A strptime format with %z gives an instant too.
+    _write_lines(tmp_path / "landing" / "zones.csv", [_line(1, "01/06/2010 10:00 +0500")])
+    config = load_config(_config(tmp_path, timestamp_format="%d/%m/%Y %H:%M %z"))
+    load_source(conn, config, "order_lines")
+    assert conn.execute("select ordered_at from raw.order_lines").fetchall() == [
+        (datetime(2010, 6, 1, 6, 0),)
+    ]
