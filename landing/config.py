@@ -159,6 +159,13 @@ class Source(_Strict):
         default_factory=dict, description="canonical column: source column"
     )
     returns: Returns = Returns()
+    fractional_quantities: bool = Field(
+        default=False,
+        description="order_lines only: quantities may have a fractional part (weights, litres), "
+        "loaded exactly with up to 4 decimal places (raw.order_lines.quantity is then "
+        "decimal(18, 4)). Default false: quantities are whole numbers, and a fraction such as "
+        "2.5 is quarantined with its value instead of being rounded",
+    )
 
     @field_validator("delimiter")
     @classmethod

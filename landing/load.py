@@ -23,15 +23,17 @@ from datetime import date, timedelta
 
 import duckdb
 
-from landing.config import CANONICAL_COLUMNS, Config
+from landing.config import Config
 from landing.count import FileCount, count_source_file
 from landing.read import SourceError, _read_file, _timestamp_params, _typed
 from landing.sql import identifier
 from landing.tables import (
     FILE_COUNT_TABLE,
+    FRACTIONAL_QUANTITY_TYPE,
     LOAD_LOG_TABLE,
     QUARANTINE_TABLE,
     TABLES,
+    column_types,
     ensure_raw_tables,
 )
 
@@ -56,6 +58,43 @@ _EXPECTED = {
 }
 
 
+def _expected(column: str, kind: str) -> str:
+    if column == "quantity" and kind == FRACTIONAL_QUANTITY_TYPE:
+        return "a number with at most 4 decimal places"
+    return _EXPECTED[kind]
+
+
+def _hint(table: str, column: str, kind: str) -> str:
+    """SQL appended to a type reason: for a fractional quantity where whole numbers are
+    expected, the config key that allows fractions."""
+    if column != "quantity" or kind != "bigint":
+        return ""
+    return (
+        f" || case when try_cast(trim(_raw_quantity) as decimal(38, 10)) is not null then ' (a "
+        f"fraction: set sources.{table}.fractional_quantities: true if quantities may be "
+        "fractional, e.g. weights or litres)' else '' end"
+    )
+
+
+def _ensure_column_types(
+    conn: duckdb.DuckDBPyConnection, schema: str, table: str, columns: dict[str, str]
+) -> None:
+    """Widen a raw table's whole-number quantity to the fractional type when the source now
+    allows fractions (a table created before keeps its rows; whole numbers convert exactly)."""
+    if columns.get("quantity") != FRACTIONAL_QUANTITY_TYPE:
+        return
+    (current,) = conn.execute(
+        "select data_type from duckdb_columns() where schema_name = ? and table_name = ? "
+        "and column_name = 'quantity'",
+        [schema, table],
+    ).fetchone()
+    if current == "BIGINT":
+        conn.execute(
+            f"alter table {identifier(schema)}.{identifier(table)} alter column quantity "
+            f"type {FRACTIONAL_QUANTITY_TYPE}"
+        )
+
+
 def reason_kind(reason: str) -> str:
     """A quarantine reason without the offending value, to count rows by kind of problem."""
     kind = re.split(r", got | \(", reason)[0]
@@ -72,8 +111,8 @@ def load_source(
     """Load the configured source of `table` for the days in `window` (inclusive; None: all days,
     and always for tables without a timestamp). One transaction: all or nothing."""
     spec = TABLES[table]
-    columns = CANONICAL_COLUMNS[table]
     source = config.sources[table]
+    columns = column_types(table, source)
     files = [str(path) for path in config.source_files(table)]
     if not files:
         raise SourceError(
@@ -86,6 +125,7 @@ def load_source(
     load_log = f"{identifier(schema)}.{identifier(LOAD_LOG_TABLE)}"
     conn.execute(f"set TimeZone = '{config.timezone}'")  # a validated IANA zone name
     ensure_raw_tables(conn, schema)
+    _ensure_column_types(conn, schema, table, columns)
     file_counts = f"{identifier(schema)}.{identifier(FILE_COUNT_TABLE)}"
     mapped: set[str] = set()
     # Each file is also counted by a reader that is not the loader (landing/count.py), in a
@@ -114,8 +154,8 @@ def load_source(
     fmt = " in the format ' || $timestamp_format || '" if source.timestamp_format else ""
     type_rules = "\n".join(
         f"when {identifier(c)} is null and trim(_raw_{c}) <> '' then "
-        f"'{c}: expected {_EXPECTED[kind]}{fmt if kind == 'timestamp' else ''}, got ' "
-        f"|| {_QUOTE} || _raw_{c} || {_QUOTE}"
+        f"'{c}: expected {_expected(c, kind)}{fmt if kind == 'timestamp' else ''}, got ' "
+        f"|| {_QUOTE} || _raw_{c} || {_QUOTE}{_hint(table, c, kind)}"
         for c, kind in columns.items()
         if kind in _EXPECTED
     )

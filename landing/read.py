@@ -13,7 +13,7 @@ import duckdb
 
 from landing.config import CANONICAL_COLUMNS, Config, Source
 from landing.sql import identifier
-from landing.tables import TABLES
+from landing.tables import FRACTIONAL_QUANTITY_TYPE, TABLES
 
 
 class SourceError(ValueError):
@@ -260,6 +260,11 @@ def _typed(column: str, kind: str, source: Source, config: Config) -> str:
         )
     if kind == "varchar":
         return f"nullif(trim(cast({value} as varchar)), '')"
+    number = f"try_cast(trim(cast({value} as varchar)) as decimal(38, 10))"
+    if kind == "bigint":  # a whole number; 2.5 is not rounded to 3 but does not convert
+        return f"case when {number} = trunc({number}) then try_cast({number} as bigint) end"
+    if column == "quantity" and kind == FRACTIONAL_QUANTITY_TYPE:  # exactly, or not at all
+        return f"case when {number} = cast({number} as {kind}) then cast({number} as {kind}) end"
     return f"try_cast(trim(cast({value} as varchar)) as {kind})"
 
 

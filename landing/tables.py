@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from landing.config import CANONICAL_COLUMNS
+from landing.config import CANONICAL_COLUMNS, Source
 from landing.sql import identifier
 from landing.vocabulary import event_types, order_statuses
 
@@ -123,8 +123,22 @@ TABLES: dict[str, TableSpec] = {
 }
 
 
-def raw_table_ddl(schema: str, table: str) -> str:
-    columns = {**CANONICAL_COLUMNS[table], **LINEAGE_COLUMNS}
+# The type of order_lines.quantity when the source says quantities may be fractional.
+FRACTIONAL_QUANTITY_TYPE = "decimal(18, 4)"
+
+
+def column_types(table: str, source: Source | None = None) -> dict[str, str]:
+    """The canonical columns of `table` and their DuckDB types for this source: as in
+    CANONICAL_COLUMNS, except order_lines.quantity, which is FRACTIONAL_QUANTITY_TYPE when the
+    source sets `fractional_quantities` (weights, litres) and a whole number (bigint) otherwise."""
+    types = dict(CANONICAL_COLUMNS[table])
+    if table == "order_lines" and source is not None and source.fractional_quantities:
+        types["quantity"] = FRACTIONAL_QUANTITY_TYPE
+    return types
+
+
+def raw_table_ddl(schema: str, table: str, source: Source | None = None) -> str:
+    columns = {**column_types(table, source), **LINEAGE_COLUMNS}
     listed = ", ".join(f"{identifier(name)} {kind}" for name, kind in columns.items())
     return f"create table if not exists {identifier(schema)}.{identifier(table)} ({listed})"
 

@@ -68,3 +68,44 @@ def test_timestamps_with_an_offset_are_converted_to_the_shop_zone(conn, tmp_path
     assert conn.execute("select ordered_at from raw.order_lines").fetchall() == [
         (datetime(2010, 6, 1, 6, 0),)
     ]
+
+
+def test_a_fractional_quantity_is_quarantined_unless_the_source_allows_fractions(conn, tmp_path):
+    """Before: a quantity of 2.5 was loaded as 3."""
+    _write_lines(
+        tmp_path / "landing" / "units.csv",
+        [_line(1, quantity="2.5"), _line(2, quantity="2"), _line(3, quantity="2.0")],
+    )
+    report = load_source(conn, load_config(_config(tmp_path)), "order_lines")
+    assert (report.rows_loaded, report.rows_quarantined) == (2, 1)
+    assert _quarantine(conn)[2].startswith(
+        "quantity: expected a whole number, got '2.5' (a fraction"
+    )
+    assert "sources.order_lines.fractional_quantities: true" in _quarantine(conn)[2]
+    assert conn.execute("select order_id, quantity from raw.order_lines order by 1").fetchall() == [
+        ("2", 2),
+        ("3", 2),
+    ]
+    assert reconcile(conn, "order_lines") == []
+    # Weights: the source says quantities may be fractional; they load exactly, as decimals.
+    _write_lines(
+        tmp_path / "landing" / "units.csv",
+        [_line(1, quantity="2.5"), _line(2, quantity="0.125"), _line(3, quantity="1.23456")],
+    )
+    config = load_config(_config(tmp_path, fractional_quantities=True))
+    report = load_source(conn, config, "order_lines")
+    assert (report.rows_loaded, report.rows_quarantined) == (2, 1)
+    rows = conn.execute("select order_id, quantity from raw.order_lines order by 1").fetchall()
+    assert [(order, str(quantity)) for order, quantity in rows] == [
+        ("1", "2.5000"),
+        ("2", "0.1250"),
+    ]
+    assert _quarantine(conn)[4].startswith(
+        "quantity: expected a number with at most 4 decimal places, got '1.23456'"
+    )
+    kind = conn.execute(
+        "select data_type from duckdb_columns() where table_name = 'order_lines' "
+        "and column_name = 'quantity'"
+    ).fetchone()[0]
+    assert kind == "DECIMAL(18,4)"
+    assert reconcile(conn, "order_lines") == []
