@@ -31,10 +31,13 @@ from landing.tables import (
     FILE_COUNT_TABLE,
     FRACTIONAL_QUANTITY_TYPE,
     LOAD_LOG_TABLE,
+    PERSONAL_COLUMNS,
     QUARANTINE_TABLE,
     TABLES,
     column_types,
     ensure_raw_tables,
+    masked_sql,
+    scrubbed_sql,
 )
 
 
@@ -262,14 +265,20 @@ def load_source(
             "now() from _classified where _reason is null order by _source_file, _row_number"
         )
         conn.execute(f"delete from {quarantine} where {scope}", scope_params)
+        # Personal values (PERSONAL_COLUMNS) are masked in the quarantine, and e-mail addresses
+        # in any reason: they live only in raw.<table>.
+        personal = PERSONAL_COLUMNS.get(table, ())
         record = (
             "to_json(struct_pack("
-            + ", ".join(f"{identifier(c)} := _raw_{c}" for c in columns)
+            + ", ".join(
+                f"{identifier(c)} := " + (masked_sql(f"_raw_{c}") if c in personal else f"_raw_{c}")
+                for c in columns
+            )
             + "))"
         )
         conn.execute(
             f"insert into {quarantine} select ?, _source_file, _row_number, _partition_day, "
-            f"_reason, {record}, now() from _classified where _reason is not null "
+            f"{scrubbed_sql('_reason')}, {record}, now() from _classified where _reason is not null "
             "order by _source_file, _row_number",
             [table],
         )

@@ -13,7 +13,7 @@ import duckdb
 
 from landing.config import CANONICAL_COLUMNS, Config, Source
 from landing.sql import identifier
-from landing.tables import FRACTIONAL_QUANTITY_TYPE, TABLES
+from landing.tables import FRACTIONAL_QUANTITY_TYPE, PERSONAL_COLUMNS, TABLES
 
 
 class SourceError(ValueError):
@@ -179,6 +179,13 @@ def _read_file(
             "loaded"
         )
     first_line = 2 if source.header else 1
+    # The text of an unreadable line is kept in its reason, unless the table holds personal data
+    # (its fields cannot be told apart, so none of it can be masked reliably).
+    line_text = (
+        "'(its text is not kept: the table holds personal data)'"
+        if table in PERSONAL_COLUMNS
+        else "coalesce(csv_line, '')"
+    )
     # Line numbers: DuckDB reports the line of each rejected row; a loaded row is the k-th line
     # (in file order) that was not rejected. Assumes one record per line (no quoted newlines).
     conn.execute(
@@ -198,7 +205,7 @@ def _read_file(
         from _file f
         union all
         select {", ".join("null" for _ in columns)}, $path, line,
-            'unreadable line (' || reason || '): ' || coalesce(csv_line, '')
+            'unreadable line (' || reason || '): ' || {line_text}
         from rejected
         """,
         {"path": path},

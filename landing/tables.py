@@ -17,6 +17,32 @@ LOAD_LOG_TABLE = "load_log"
 # Per file of a table's latest load: its rows counted by a reader that is not the loader
 # (landing/count.py), and what the loader read of it, for the reconciliation (landing/reconcile.py).
 FILE_COUNT_TABLE = "file_counts"
+# Canonical columns that hold personal data. Their values live only in raw.<table>; in the
+# quarantine (its record and reason) they are masked (see masked_sql).
+PERSONAL_COLUMNS: dict[str, tuple[str, ...]] = {"customers": ("email", "first_name", "last_name")}
+# An e-mail address anywhere in a text (a reason quoting a line): masked by scrubbed_sql.
+_EMAIL_IN_TEXT = r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*"
+
+
+def masked_sql(value: str) -> str:
+    """SQL masking one personal value so that it does not reveal it: an e-mail address keeps its
+    first character, the domain's first character and its top-level domain (`j***@e***.com`), a
+    name the first letter of each word (`J*** D***`). NULL stays NULL."""
+    return (
+        f"case when {value} like '%@%' then left({value}, 1) || '***@' "
+        f"|| left(split_part({value}, '@', 2), 1) || '***' "
+        f"|| coalesce(nullif(regexp_extract(split_part({value}, '@', 2), "
+        r"'(\.[A-Za-z]{2,})$'), ''), '') "
+        rf"else regexp_replace({value}, '([\pL\pN])[\pL\pN]*', '\1***', 'g') end"
+    )
+
+
+def scrubbed_sql(text: str) -> str:
+    """SQL replacing every e-mail address in a text (a quarantine reason) by `***@***`."""
+    pattern = _EMAIL_IN_TEXT.replace("'", "''")
+    return f"regexp_replace({text}, '{pattern}', '***@***', 'g')"
+
+
 LINEAGE_COLUMNS = {
     "_source_file": "varchar",
     "_row_number": "bigint",

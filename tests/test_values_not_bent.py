@@ -5,10 +5,13 @@ values, the quarantine and the reconciliation (read = loaded + quarantined, and 
 count of landing/count.py).
 """
 
+import json
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 from test_ingestion import _config, _write_lines
 
 from landing import load_config, load_source, reconcile
@@ -109,3 +112,53 @@ def test_a_fractional_quantity_is_quarantined_unless_the_source_allows_fractions
     ).fetchone()[0]
     assert kind == "DECIMAL(18,4)"
     assert reconcile(conn, "order_lines") == []
+
+
+def _customers_config(folder: Path) -> Path:
+    path = _config(folder)
+    config = yaml.safe_load(path.read_text())
+    config["sources"]["customers"] = {
+        "path": "people/*.csv",
+        "timestamp_format": "%Y-%m-%d",
+        "columns": {"customer_id": "id", "signup_at": "joined", "email": "mail"},
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_quarantine_masks_personal_data(conn, tmp_path):
+    """Before: raw.quarantine kept e-mail addresses and names in its record and reason."""
+    people = tmp_path / "people" / "people.csv"
+    people.parent.mkdir(parents=True)
+    people.write_text(
+        "id,joined,mail,first_name,last_name\n"
+        "1,2010-06-01,john.smith@example.com,John,Smith\n"
+        "2,not a day,jane.doe@privatemail.org,Jane Mary,Doe\n"  # quarantined: bad signup_at
+        "3,2010-06-01,alice@corp.example.co.uk,Alice\n"  # unreadable: a field is missing
+        ",2010-06-01,bob@example.com,Bob,Brown\n"  # quarantined: no customer id
+    )
+    _write_lines(tmp_path / "landing" / "x.csv", [_line(1)])
+    config = load_config(_customers_config(tmp_path))
+    report = load_source(conn, config, "customers")
+    assert (report.rows_loaded, report.rows_quarantined) == (1, 3)
+    quarantine = conn.execute(
+        "select row_number, reason, cast(record as varchar) from raw.quarantine order by 1"
+    ).fetchall()
+    text = repr(quarantine)
+    for secret in ("jane.doe", "privatemail", "Jane", "Mary", "alice", "corp.example", "bob@"):
+        assert secret not in text, (secret, text)
+    assert "Brown" not in text and "Doe" not in text
+    records = {row: json.loads(record) for row, _, record in quarantine}
+    assert (records[3]["email"], records[3]["first_name"], records[3]["last_name"]) == (
+        "j***@p***.org",
+        "J*** M***",
+        "D***",
+    )
+    assert records[5]["email"] == "b***@e***.com"
+    assert quarantine[1][1].startswith("unreadable line (MISSING COLUMNS")
+    assert "its text is not kept" in quarantine[1][1]
+    # raw.customers itself keeps the personal data: raw is the one place it lives.
+    assert conn.execute("select email, first_name from raw.customers").fetchall() == [
+        ("john.smith@example.com", "John")
+    ]
+    assert reconcile(conn, "customers") == []
