@@ -50,6 +50,9 @@ class LoadReport:
     reasons: dict[str, int]  # reason -> rows
     files: list[str]
     window: tuple[date, date] | None  # [first day, last day]; None: every day
+    # What was tolerated, each naming its file (also in raw.load_log.warnings): a header column
+    # without a name or named twice that the config does not use.
+    warnings: tuple[str, ...] = ()
 
 
 _QUOTE = "''''"  # SQL for one quote character, to quote an offending value in a reason
@@ -131,13 +134,16 @@ def load_source(
     _ensure_column_types(conn, schema, table, columns)
     file_counts = f"{identifier(schema)}.{identifier(FILE_COUNT_TABLE)}"
     mapped: set[str] = set()
+    file_warnings: dict[str, list[str]] = {}
     # Each file is also counted by a reader that is not the loader (landing/count.py), in a
     # thread while DuckDB (which releases the GIL) reads the files.
     counter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="count")
     try:
         counting = {path: counter.submit(count_source_file, config, table, path) for path in files}
         for index, path in enumerate(files):
-            mapped |= _read_file(conn, config, table, path, first=index == 0)
+            file_read = _read_file(conn, config, table, path, first=index == 0)
+            mapped |= file_read.columns
+            file_warnings[path] = file_read.warnings
         counts: dict[str, FileCount] = {path: future.result() for path, future in counting.items()}
     finally:
         counter.shutdown(wait=False, cancel_futures=True)  # on an error: count no further files
@@ -283,17 +289,21 @@ def load_source(
             [table],
         )
         conn.execute(f"delete from {load_log} where {scope}", scope_params)
+        # A file's warnings (what was tolerated) go on each of its rows in the load log.
+        warned = ["; ".join(file_warnings.get(path, [])) or None for path in files]
         conn.execute(
             f"""
-            insert into {load_log}
+            insert into {load_log} (source_table, source_file, partition_day, rows_read,
+                rows_loaded, rows_quarantined, loaded_at, warnings)
             select ?, f.file, c._partition_day, count(c._source_file),
                 count(c._source_file) filter (where c._reason is null),
-                count(c._source_file) filter (where c._reason is not null), now()
-            from (select unnest(?) as file) f
+                count(c._source_file) filter (where c._reason is not null), now(),
+                any_value(f.warnings)
+            from (select unnest(?) as file, unnest(?) as warnings) f
             left join _classified c on c._source_file = f.file
             group by f.file, c._partition_day
             """,
-            [table, files],
+            [table, files, warned],
         )
         # The files of this load, each with its independent count (replacing the previous load's).
         in_window = dict(
@@ -332,4 +342,5 @@ def load_source(
     except Exception:
         conn.execute("rollback")
         raise
-    return LoadReport(table, read, loaded, read - loaded, reasons, files, window)
+    warnings = tuple(warning for path in files for warning in file_warnings.get(path, []))
+    return LoadReport(table, read, loaded, read - loaded, reasons, files, window, warnings)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import re
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -61,22 +62,61 @@ def _file_columns(conn: duckdb.DuckDBPyConnection, relation: str, params: dict) 
     return [row[0] for row in conn.execute(f"describe select * from {relation}", params).fetchall()]
 
 
-def _csv_header(path: str, source: Source) -> list[str]:
-    """The CSV's column names (column1.. without a header), read with the configured dialect.
-    DuckDB's sniffer is not used: a single odd line would make it guess a different dialect."""
+def _csv_header(path: str, table: str, source: Source) -> tuple[list[str], list[str]]:
+    """The CSV's column names (column1.. without a header), read with the configured dialect,
+    and warnings about the header. DuckDB's sniffer is not used: a single odd line would make it
+    guess a different dialect.
+
+    A column without a name (a trailing delimiter: `a,b,c,`) and a name repeated in the header
+    are tolerated when the config does not use them: they get a placeholder name no config can
+    map, and a warning says so. A repeated name the config uses (mapped under
+    sources.<table>.columns, or a canonical column taken by its name) raises SourceError."""
     encoding = "utf-8-sig" if source.encoding == "utf-8" else source.encoding
     with open(path, encoding=encoding, errors="replace", newline="") as handle:
         first = next(csv.reader(handle, delimiter=source.delimiter), [])
     if not source.header:
-        return [f"column{i + 1}" for i in range(len(first))]
+        return [f"column{i + 1}" for i in range(len(first))], []
     names = [name.strip() for name in first]
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated or "" in names:
-        raise SourceError(
-            f"{path}: the header names a column twice or leaves one unnamed "
-            f"({', '.join(repeated) or 'an empty name'}); nothing was loaded"
-        )
-    return names
+    used = {
+        source.columns.get(canonical, canonical): canonical
+        for canonical in CANONICAL_COLUMNS[table]
+    }
+    warnings: list[str] = []
+    positions: dict[str, list[int]] = {}
+    for index, name in enumerate(names):
+        positions.setdefault(name, []).append(index + 1)
+    unique = list(names)
+    for name, where in positions.items():
+        if name == "":
+            for column in where:
+                unique[column - 1] = f"<unnamed column {column}>"
+            trailing = where[-1] == len(names)
+            warnings.append(
+                f"{path}: header column(s) {', '.join(map(str, where))} have no name"
+                + (" (a trailing delimiter?)" if trailing else "")
+                + "; their values are ignored"
+            )
+        elif len(where) > 1:
+            if name in used:
+                canonical = used[name]
+                how = (
+                    f"mapped to '{canonical}' by sources.{table}.columns.{canonical}"
+                    if canonical in source.columns
+                    else f"taken by its name for '{canonical}'; map another column under "
+                    f"sources.{table}.columns.{canonical}"
+                )
+                raise SourceError(
+                    f"{path}: the header names column {name!r} {len(where)} times (columns "
+                    f"{', '.join(map(str, where))}), and it is used ({how}): expected a column "
+                    "name the config uses to appear once; nothing was loaded"
+                )
+            for column in where[1:]:
+                unique[column - 1] = f"<{name} again, column {column}>"
+            warnings.append(
+                f"{path}: header names column {name!r} {len(where)} times (columns "
+                f"{', '.join(map(str, where))}); the config does not use it, so it is ignored"
+            )
+    return unique, warnings
 
 
 def _mapping(table: str, source: Source, found: list[str], path: str) -> dict[str, str]:
@@ -104,12 +144,21 @@ def _mapping(table: str, source: Source, found: list[str], path: str) -> dict[st
     return mapping
 
 
+@dataclass(frozen=True)
+class FileRead:
+    """What reading one file gave: the canonical columns it provides, and warnings (a header
+    column without a name or named twice, ignored) for the load log."""
+
+    columns: set[str]
+    warnings: list[str] = field(default_factory=list)
+
+
 def _read_file(
     conn: duckdb.DuckDBPyConnection, config: Config, table: str, path: str, first: bool
-) -> set[str]:
+) -> FileRead:
     """Append one file's rows, mapped onto canonical names (values still as in the file), to the
     temp table _incoming; unreadable CSV lines are appended with `_reject` set. Returns the
-    canonical columns the file provides."""
+    canonical columns the file provides and the warnings about it."""
     source = config.sources[table]
     columns = CANONICAL_COLUMNS[table]
     is_csv = config.source_format(table) == "csv"
@@ -121,9 +170,9 @@ def _read_file(
             "cast(null as varchar) as _reject limit 0"
         )
     if is_csv and Path(path).stat().st_size == 0:
-        return set()  # an empty file has no header and no rows: logged with 0 rows read
+        return FileRead(set())  # an empty file has no header and no rows: logged with 0 rows
     if is_csv:
-        found = _csv_header(path, source)
+        found, header_warnings = _csv_header(path, table, source)
         relation = (
             "read_csv($file, auto_detect = false, header = $header, delim = $delim, "
             "quote = '\"', escape = '\"', columns = $columns, encoding = $encoding, "
@@ -158,7 +207,7 @@ def _read_file(
                 f"null from {relation}",
                 params,
             )
-            return set(mapping)
+            return FileRead(set(mapping))
         conn.execute("drop table if exists _rejects")
         conn.execute("drop table if exists _reject_scans")
         conn.execute(
@@ -211,7 +260,7 @@ def _read_file(
         {"path": path},
     )
     conn.execute("drop table _file")
-    return set(mapping)
+    return FileRead(set(mapping), header_warnings)
 
 
 def _other_zone(source: Source, config: Config) -> bool:

@@ -182,7 +182,13 @@ def ensure_raw_tables(conn: duckdb.DuckDBPyConnection, schema: str) -> None:
     conn.execute(
         f"create table if not exists {identifier(schema)}.{identifier(LOAD_LOG_TABLE)} ("
         "source_table varchar, source_file varchar, partition_day date, rows_read bigint, "
-        "rows_loaded bigint, rows_quarantined bigint, loaded_at timestamp)"
+        "rows_loaded bigint, rows_quarantined bigint, loaded_at timestamp, warnings varchar)"
+    )
+    # warnings: what was tolerated in the file (see LoadReport.warnings); added to a load log
+    # created before it existed.
+    conn.execute(
+        f"alter table {identifier(schema)}.{identifier(LOAD_LOG_TABLE)} "
+        "add column if not exists warnings varchar"
     )
     # rows_in_file: the independent count (null: not countable, count_note says why);
     # rows_read_by_loader: the rows DuckDB read from the whole file, every day;

@@ -12,9 +12,9 @@ from pathlib import Path
 import duckdb
 import pytest
 import yaml
-from test_ingestion import _config, _write_lines
+from test_ingestion import HEADER, _config, _write_lines
 
-from landing import load_config, load_source, reconcile
+from landing import SourceError, load_config, load_source, reconcile
 
 
 @pytest.fixture
@@ -162,3 +162,39 @@ def test_quarantine_masks_personal_data(conn, tmp_path):
         ("john.smith@example.com", "John")
     ]
     assert reconcile(conn, "customers") == []
+
+
+def test_a_trailing_delimiter_or_an_unused_repeated_column_is_tolerated_with_a_warning(
+    conn, tmp_path
+):
+    """Before: a header `a,b,c,` or a column named twice refused the whole table."""
+    trailing = tmp_path / "landing" / "trailing.csv"
+    trailing.parent.mkdir(parents=True)
+    trailing.write_text(HEADER.strip() + ",\n" + _line(1) + ",\n" + _line(2) + ",\n")
+    twice = tmp_path / "landing" / "twice.csv"
+    twice.write_text(HEADER.strip() + ",Note,Note\n" + _line(3) + ",a,b\n")
+    report = load_source(conn, load_config(_config(tmp_path)), "order_lines")
+    assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (3, 3, 0)
+    assert len(report.warnings) == 2
+    logged = dict(
+        conn.execute(
+            "select regexp_extract(source_file, '[^/]+$'), warnings from raw.load_log"
+        ).fetchall()
+    )
+    assert logged["trailing.csv"] == (
+        f"{trailing}: header column(s) 9 have no name (a trailing delimiter?); their values "
+        "are ignored"
+    )
+    assert logged["twice.csv"] == (
+        f"{twice}: header names column 'Note' 2 times (columns 9, 10); the config does not use "
+        "it, so it is ignored"
+    )
+    assert reconcile(conn, "order_lines") == []
+    # A repeated column the config uses stays an error naming the file, the column and the key.
+    twice.write_text(HEADER.strip() + ",Price\n" + _line(3) + ",9.99\n")
+    with pytest.raises(SourceError) as error:
+        load_source(conn, load_config(_config(tmp_path)), "order_lines")
+    assert str(error.value).startswith(
+        f"{twice}: the header names column 'Price' 2 times (columns 6, 9), and it is used "
+        "(mapped to 'unit_price' by sources.order_lines.columns.unit_price)"
+    )
