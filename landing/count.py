@@ -56,11 +56,54 @@ def count_parquet_rows(path: str | Path) -> FileCount:
     return FileCount(rows, PARQUET_METHOD)
 
 
+@dataclass(frozen=True)
+class CsvScan:
+    """One streaming pass over a CSV file: its independent count, and what the loader needs to
+    number its rows by physical line and to recover lines with invalid bytes.
+
+    Items are what the csv module yields, numbered from 1 (the header is item 1): each record
+    and each blank line, so a record's item number is DuckDB's `line` in its rejects table (a
+    quoted line break does not start an item). `starts` maps records (not blank lines, 0-based
+    `ordinal` in file order) to item numbers and physical starting lines; it holds only the
+    records where either offset changes (after a blank line or a record spanning lines), so it
+    stays small: (ordinal, item, line) of such a record; the records after it follow one item
+    and one line each. `records` is the number of records (blank lines and the header not
+    counted, and a folded record counted once); None when the scan failed. `replaced` holds, by
+    item number, the fields of records that had bytes invalid in the encoding, decoded with
+    U+FFFD in their place (at most REPLACED_LIMIT records)."""
+
+    count: FileCount
+    starts: list[tuple[int, int, int]]
+    records: int | None
+    replaced: dict[int, list[str]]
+
+
+REPLACED_LIMIT = 100_000  # records with invalid bytes kept per file for recovery
+
+
 def count_csv_rows(
     path: str | Path, delimiter: str = ",", encoding: str = "utf-8", header: bool = True
 ) -> FileCount:
     """The records in a CSV file after its header (see the module docstring for blank lines and
     folded lines), streamed with Python's csv module: linear time, bounded memory."""
+    return scan_csv(path, delimiter, encoding, header).count
+
+
+def scan_csv(
+    path: str | Path, delimiter: str = ",", encoding: str = "utf-8", header: bool = True
+) -> CsvScan:
+    """Count a CSV file's records (count_csv_rows) and, in the same streaming pass, note where
+    each record starts and keep records with invalid bytes (see CsvScan): linear time, memory
+    bounded by the lines that break the one-record-per-line pattern."""
+    count, starts, records, replaced = _scan(path, delimiter, encoding, header)
+    return CsvScan(count, starts, records, replaced)
+
+
+def _scan(
+    path: str | Path, delimiter: str, encoding: str, header: bool
+) -> tuple[FileCount, list[tuple[int, int, int]], int | None, dict[int, list[str]]]:
+    starts: list[tuple[int, int, int]] = []
+    replaced: dict[int, list[str]] = {}
     if csv.field_size_limit() < FIELD_LIMIT:
         csv.field_size_limit(FIELD_LIMIT)  # only ever raised, never lowered (process-wide)
     text_encoding = "utf-8-sig" if encoding == "utf-8" else encoding
@@ -69,21 +112,30 @@ def count_csv_rows(
     try:
         handle = open(path, encoding=text_encoding, errors="replace", newline="")  # noqa: SIM115
     except OSError as error:
-        return FileCount(None, CSV_METHOD, f"could not be opened ({error})")
+        return FileCount(None, CSV_METHOD, f"could not be opened ({error})"), [], None, {}
     with handle:
         reader = csv.reader(handle, delimiter=delimiter, quotechar='"', doublequote=True)
         width: int | None = None
         line = 0  # physical lines consumed so far
+        item = ordinal = 0  # items (records and blank lines) and records seen so far
+        offsets = (None, None)  # item - ordinal and line - ordinal of the last record
         try:
             if header:
                 names = next(reader, None)
                 if names is None:
-                    return FileCount(0, CSV_METHOD)
-                width, line = len(names), reader.line_num
+                    return FileCount(0, CSV_METHOD), [], 0, {}
+                width, line, item = len(names), reader.line_num, 1
             for record in reader:
                 start, line = line + 1, reader.line_num
+                item += 1
                 if not record:
                     continue  # a blank line
+                if (item - ordinal, start - ordinal) != offsets:
+                    offsets = (item - ordinal, start - ordinal)
+                    starts.append((ordinal, item, start))
+                ordinal += 1
+                if len(replaced) < REPLACED_LIMIT and any("\ufffd" in value for value in record):
+                    replaced[item] = record
                 if width is None:
                     width = len(record)
                 if line > start and width > 1:  # a quoted field holds line breaks
@@ -95,28 +147,34 @@ def count_csv_rows(
                         continue
                 rows += 1
         except OSError as error:
-            return FileCount(None, CSV_METHOD, f"line {reader.line_num}: {error}")
+            return FileCount(None, CSV_METHOD, f"line {reader.line_num}: {error}"), [], None, {}
         except csv.Error as error:
-            return FileCount(
-                None,
-                CSV_METHOD,
+            note = (
                 f"line {reader.line_num}: {error}: expected at most {FIELD_LIMIT:,} characters in "
-                "a field (an unbalanced quote?); the file could not be counted",
+                "a field (an unbalanced quote?); the file could not be counted"
             )
+            return FileCount(None, CSV_METHOD, note), [], None, {}
     note = None
     if folded:
         note = (
             f"{folded} line(s) that each look like a whole record are inside a quoted field, "
             f"first at line {first_fold} (an unbalanced quote?); counted as records"
         )
-    return FileCount(rows, CSV_METHOD, note)
+    return FileCount(rows, CSV_METHOD, note), starts, ordinal, replaced
 
 
 def count_source_file(config: Config, table: str, path: str | Path) -> FileCount:
     """The independent count of one file of a configured source, with the source's dialect."""
+    return scan_source_file(config, table, path).count
+
+
+def scan_source_file(config: Config, table: str, path: str | Path) -> CsvScan:
+    """The independent count of one file of a configured source, with the source's dialect, and
+    for CSV what the loader needs to number and recover its lines (CsvScan; for Parquet and
+    empty files only the count)."""
     if config.source_format(table) == "parquet":
-        return count_parquet_rows(path)
+        return CsvScan(count_parquet_rows(path), [], None, {})
     if Path(path).is_file() and Path(path).stat().st_size == 0:
-        return FileCount(0, CSV_METHOD)  # no header and no rows, as the loader logs it
+        return CsvScan(FileCount(0, CSV_METHOD), [], 0, {})  # no header, no rows, as logged
     source = config.sources[table]
-    return count_csv_rows(path, source.delimiter, source.encoding, source.header)
+    return scan_csv(path, source.delimiter, source.encoding, source.header)

@@ -24,7 +24,7 @@ from datetime import date, timedelta
 import duckdb
 
 from landing.config import Config
-from landing.count import FileCount, count_source_file
+from landing.count import FileCount, scan_source_file
 from landing.read import SourceError, _read_file, _timestamp_params, _typed
 from landing.sql import identifier
 from landing.tables import (
@@ -139,15 +139,19 @@ def load_source(
     # thread while DuckDB (which releases the GIL) reads the files.
     counter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="count")
     try:
-        counting = {path: counter.submit(count_source_file, config, table, path) for path in files}
+        # The same streaming pass gives the loader each record's physical line (CsvScan).
+        counting = {path: counter.submit(scan_source_file, config, table, path) for path in files}
         for index, path in enumerate(files):
-            file_read = _read_file(conn, config, table, path, first=index == 0)
+            file_read = _read_file(
+                conn, config, table, path, first=index == 0, scan=counting[path].result
+            )
             mapped |= file_read.columns
             file_warnings[path] = file_read.warnings
-        counts: dict[str, FileCount] = {path: future.result() for path, future in counting.items()}
+        counts: dict[str, FileCount] = {
+            path: future.result().count for path, future in counting.items()
+        }
     finally:
         counter.shutdown(wait=False, cancel_futures=True)  # on an error: count no further files
-        counts: dict[str, FileCount] = {path: future.result() for path, future in counting.items()}
     read_by_loader = dict(
         conn.execute("select _source_file, count(*) from _incoming group by 1").fetchall()
     )
@@ -224,7 +228,8 @@ def load_source(
             f"""
             create or replace temp table _classified as
             with typed as (
-                select {typed}, {raw_values}, _source_file, _row_number, _reject from _incoming
+                select {typed}, {raw_values}, _source_file, _row_number, _reject, _note
+                from _incoming
             ),
             checked as (
                 select * {"replace (" + ", ".join(replaced) + ")" if replaced else ""},
@@ -289,7 +294,8 @@ def load_source(
             [table],
         )
         conn.execute(f"delete from {load_log} where {scope}", scope_params)
-        # A file's warnings (what was tolerated) go on each of its rows in the load log.
+        # A file's warnings (what was tolerated) go on each of its rows in the load log, and
+        # per day the rows loaded with a note (invalid bytes replaced), with their first lines.
         warned = ["; ".join(file_warnings.get(path, [])) or None for path in files]
         conn.execute(
             f"""
@@ -298,7 +304,16 @@ def load_source(
             select ?, f.file, c._partition_day, count(c._source_file),
                 count(c._source_file) filter (where c._reason is null),
                 count(c._source_file) filter (where c._reason is not null), now(),
-                any_value(f.warnings)
+                nullif(concat_ws('; ', any_value(f.warnings),
+                    case when count(c._note) filter (where c._reason is null) > 0 then
+                        cast(count(c._note) filter (where c._reason is null) as varchar)
+                        || ' row(s) loaded with invalid bytes replaced by U+FFFD (lines '
+                        || array_to_string(list_slice(list(c._row_number order by c._row_number)
+                            filter (where c._note is not null and c._reason is null), 1, 20),
+                            ', ')
+                        || case when count(c._note) filter (where c._reason is null) > 20
+                            then ', ...' else '' end || ')'
+                    end), '')
             from (select unnest(?) as file, unnest(?) as warnings) f
             left join _classified c on c._source_file = f.file
             group by f.file, c._partition_day

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from landing.config import CANONICAL_COLUMNS, Config, Source
+from landing.count import CsvScan, scan_csv
 from landing.sql import identifier
 from landing.tables import FRACTIONAL_QUANTITY_TYPE, PERSONAL_COLUMNS, TABLES
 
@@ -153,12 +156,25 @@ class FileRead:
     warnings: list[str] = field(default_factory=list)
 
 
+def scan_csv_file(config: Config, table: str, path: str) -> CsvScan:
+    """The streaming pass over one CSV file of a source (landing/count.py), with its dialect."""
+    source = config.sources[table]
+    return scan_csv(path, source.delimiter, source.encoding, source.header)
+
+
 def _read_file(
-    conn: duckdb.DuckDBPyConnection, config: Config, table: str, path: str, first: bool
+    conn: duckdb.DuckDBPyConnection,
+    config: Config,
+    table: str,
+    path: str,
+    first: bool,
+    scan: Callable[[], CsvScan] | None = None,
 ) -> FileRead:
     """Append one file's rows, mapped onto canonical names (values still as in the file), to the
-    temp table _incoming; unreadable CSV lines are appended with `_reject` set. Returns the
-    canonical columns the file provides and the warnings about it."""
+    temp table _incoming; unreadable CSV lines are appended with `_reject` set, lines recovered
+    from invalid bytes with `_note` set. `scan` gives the file's CsvScan (made in another thread
+    by the loader); without it the file is scanned here. Returns the canonical columns the file
+    provides and the warnings about it."""
     source = config.sources[table]
     columns = CANONICAL_COLUMNS[table]
     is_csv = config.source_format(table) == "csv"
@@ -167,7 +183,7 @@ def _read_file(
             "create or replace temp table _incoming as select "
             + ", ".join(f"cast(null as varchar) as {identifier(c)}" for c in columns)
             + ", cast(null as varchar) as _source_file, cast(null as bigint) as _row_number, "
-            "cast(null as varchar) as _reject limit 0"
+            "cast(null as varchar) as _reject, cast(null as varchar) as _note limit 0"
         )
     if is_csv and Path(path).stat().st_size == 0:
         return FileRead(set())  # an empty file has no header and no rows: logged with 0 rows
@@ -204,7 +220,7 @@ def _read_file(
         if not is_csv:
             conn.execute(
                 f"insert into _incoming select {selected}, {_SAME_FILE}, file_row_number + 1, "
-                f"null from {relation}",
+                f"null, null from {relation}",
                 params,
             )
             return FileRead(set(mapping))
@@ -220,14 +236,66 @@ def _read_file(
     other = conn.execute(
         "select file_path from _reject_scans where file_path is distinct from $path limit 1",
         {"path": path},
-    ).fetchone()
+    ).fetchall()  # fetched to the end: the connection then takes register() calls
     if other:
         raise SourceError(
             f"{path}: asked DuckDB for exactly this file, but its rejected lines came from "
-            f"{other[0]} (expected every row's file name to be the one asked for); nothing was "
+            f"{other[0][0]} (expected every row's file name to be the one asked for); nothing was "
             "loaded"
         )
+    csv_scan = scan() if scan is not None else scan_csv_file(config, table, path)
+    _number_and_recover(conn, table, source, path, found, mapping, csv_scan)
+    conn.execute("drop table _file")
+    conn.execute("drop table _starts")
+    conn.execute("drop table _recovered")
+    return FileRead(set(mapping), header_warnings)
+
+
+# DuckDB's error type for a line with bytes invalid in the file's encoding.
+_INVALID_ENCODING = "INVALID ENCODING"
+
+
+def _number_and_recover(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    source: Source,
+    path: str,
+    found: list[str],
+    mapping: dict[str, str],
+    csv_scan: CsvScan,
+) -> None:
+    """Append the rows of _file (what DuckDB read) and _rejects (the lines it could not read) to
+    _incoming, each with the physical line its record starts on (header = line 1), and recover
+    the rejected lines whose only fault is bytes invalid in the encoding.
+
+    Numbering is linear: DuckDB's `line` of a rejected record is its item number (records and
+    blank lines, see CsvScan); the scan's breakpoints give each item's record ordinal and
+    physical line, and the k-th row DuckDB read is the k-th record that was not rejected (ASOF
+    joins). When the scan does not agree with DuckDB (it failed, or the records differ), rows are
+    numbered by item number instead, as if every record were one line.
+
+    A rejected line with invalid bytes is re-read from the scan, where they are replaced by
+    U+FFFD: with the header's number of fields it is loaded (its values then typed and checked
+    like any other row) with a note in `_note`; otherwise it stays an unreadable line."""
+    columns = CANONICAL_COLUMNS[table]
     first_line = 2 if source.header else 1
+    starts = csv_scan.starts
+    if csv_scan.records is None or not _agrees(conn, csv_scan):
+        starts = [(0, first_line, first_line)]
+    ordinals, items, lines = zip(*starts, strict=True) if starts else ((), (), ())
+    conn.register(
+        "_starts_arrow",
+        pa.table(
+            {
+                "o": pa.array(ordinals, pa.int64()),
+                "n": pa.array(items, pa.int64()),
+                "p": pa.array(lines, pa.int64()),
+            }
+        ),
+    )
+    conn.execute("create or replace temp table _starts as select * from _starts_arrow")
+    conn.unregister("_starts_arrow")
+    _register_recovered(conn, path, found, mapping, csv_scan)
     # The text of an unreadable line is kept in its reason, unless the table holds personal data
     # (its fields cannot be told apart, so none of it can be masked reliably).
     line_text = (
@@ -235,32 +303,120 @@ def _read_file(
         if table in PERSONAL_COLUMNS
         else "coalesce(csv_line, '')"
     )
-    # Line numbers: DuckDB reports the line of each rejected row; a loaded row is the k-th line
-    # (in file order) that was not rejected. Assumes one record per line (no quoted newlines).
+    recovered_values = ", ".join(
+        f"rec.{_quoted(mapping[c])}" if c in mapping else "null" for c in columns
+    )
     conn.execute(
         f"""
         insert into _incoming
         with rejected as (
-            select line, row_number() over (order by line) - 1 as j,
+            select line as n,
                 first(error_type || ': ' || error_message order by column_idx) as reason,
                 first(csv_line) as csv_line
             from _rejects
             group by line
+        ),
+        placed as (
+            select r.*, r.n - s.n + s.o as o, coalesce(r.n - s.n + s.p, r.n) as p
+            from rejected r asof left join _starts s on r.n >= s.n
+        ),
+        skips as (
+            select o - (row_number() over (order by o) - 1) as good_before,
+                row_number() over (order by o) as skipped
+            from placed
+        ),
+        skip_keys as (
+            select good_before, max(skipped) as skipped from skips group by good_before
+        ),
+        good as (
+            select f.*, f.rowid + coalesce(k.skipped, 0) as o
+            from _file f asof left join skip_keys k on f.rowid >= k.good_before
         )
-        select {", ".join(f"f.{identifier(c)}" for c in columns)}, $path,
-            f.rowid + {first_line}
-                + (select count(*) from rejected r where r.line - {first_line} - r.j <= f.rowid),
-            null
-        from _file f
+        select {", ".join(f"g.{identifier(c)}" for c in columns)}, $path,
+            coalesce(g.o - s.o + s.p, g.o + {first_line}), null, null
+        from good g asof left join _starts s on g.o >= s.o
         union all
-        select {", ".join("null" for _ in columns)}, $path, line,
-            'unreadable line (' || reason || '): ' || {line_text}
-        from rejected
+        select {recovered_values}, $path, placed.p,
+            case when rec."<item>" is null
+                then 'unreadable line (' || reason || '): ' || {line_text} end,
+            rec."<note>"
+        from placed left join _recovered rec on rec."<item>" = placed.n
         """,
         {"path": path},
     )
-    conn.execute("drop table _file")
-    return FileRead(set(mapping), header_warnings)
+
+
+def _agrees(conn: duckdb.DuckDBPyConnection, csv_scan: CsvScan) -> bool:
+    """Whether the scan's records are DuckDB's: as many as it read and rejected, and every
+    rejected line an item of the scan that is a record (not a blank line)."""
+    ((read, rejected),) = conn.execute(
+        "select (select count(*) from _file), (select count(distinct line) from _rejects)"
+    ).fetchall()
+    if read + rejected != csv_scan.records:
+        return False
+    if not rejected:
+        return True
+    conn.register(
+        "_scan_starts",
+        pa.table(
+            {
+                name: pa.array([start[i] for start in csv_scan.starts], pa.int64())
+                for i, name in enumerate(("o", "n", "p"))
+            }
+        ),
+    )
+    try:
+        ((misplaced,),) = conn.execute(
+            """
+            with placed as (
+                select r.n, r.n - s.n + s.o as o
+                from (select distinct line as n from _rejects) r
+                asof left join _scan_starts s on r.n >= s.n
+            )
+            select count(*) filter (where p.o is null or p.o < 0 or p.o >= $records
+                or p.o - s.o + s.n is distinct from p.n)
+            from placed p asof left join _scan_starts s on p.o >= s.o
+            """,
+            {"records": csv_scan.records},
+        ).fetchall()
+    finally:
+        conn.unregister("_scan_starts")
+    return misplaced == 0
+
+
+def _register_recovered(
+    conn: duckdb.DuckDBPyConnection,
+    path: str,
+    found: list[str],
+    mapping: dict[str, str],
+    csv_scan: CsvScan,
+) -> None:
+    """The temp table _recovered: the rejected lines with invalid bytes that the scan read with
+    the header's number of fields (item number, the fields by header name, and a note)."""
+    items = [
+        item
+        for (item,) in conn.execute(
+            "select distinct line from _rejects where error_type = $type order by 1",
+            {"type": _INVALID_ENCODING},
+        ).fetchall()
+        if len(csv_scan.replaced.get(item, ())) == len(found)
+    ]
+    canonical = {name: column for column, name in mapping.items()}
+    notes = []
+    for item in items:
+        where = [
+            canonical.get(name, f"unused column {name!r}")
+            for name, value in zip(found, csv_scan.replaced[item], strict=True)
+            if "\ufffd" in value
+        ]
+        notes.append(f"invalid bytes replaced by U+FFFD in {', '.join(where)}")
+    table = {"<item>": pa.array(items, pa.int64())}
+    for index, name in enumerate(found):
+        table[name] = pa.array([csv_scan.replaced[item][index] for item in items], pa.string())
+    table["<note>"] = pa.array(notes, pa.string())
+    conn.register("_recovered_arrow", pa.table(table))
+    conn.execute("create or replace temp table _recovered as select * from _recovered_arrow")
+    conn.unregister("_recovered_arrow")
 
 
 def _other_zone(source: Source, config: Config) -> bool:

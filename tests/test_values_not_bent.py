@@ -198,3 +198,90 @@ def test_a_trailing_delimiter_or_an_unused_repeated_column_is_tolerated_with_a_w
         f"{twice}: the header names column 'Price' 2 times (columns 6, 9), and it is used "
         "(mapped to 'unit_price' by sources.order_lines.columns.unit_price)"
     )
+
+
+def test_invalid_bytes_in_a_text_are_replaced_and_the_row_loaded_and_flagged(conn, tmp_path):
+    """Before: a line whose description held Latin-1 bytes in a UTF-8 file was quarantined
+    whole (unreadable line), and its revenue lost."""
+    path = tmp_path / "landing" / "mixed.csv"
+    _write_lines(
+        path,
+        [
+            _line(1),
+            _line(2, name="CAF\xe9 AU LAIT"),  # a Latin-1 byte in the description
+            _line(3, quantity="1\xe9"),  # in a value the row needs: quarantined, not bent
+            "4,P4,CAF\xe9,1,2010-06-01 10:00:00",  # invalid bytes and too few fields
+            _line(5),
+        ],
+    )
+    report = load_source(conn, load_config(_config(tmp_path)), "order_lines")
+    assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (5, 3, 2)
+    loaded = dict(conn.execute("select _row_number, product_name from raw.order_lines").fetchall())
+    assert loaded == {2: "ITEM", 3: "CAF\ufffd AU LAIT", 6: "ITEM"}
+    reasons = _quarantine(conn)
+    assert reasons[4] == "quantity: expected a whole number, got '1\ufffd'"
+    assert reasons[5].startswith("unreadable line (")
+    revenue = conn.execute("select sum(quantity * unit_price) from raw.order_lines").fetchone()[0]
+    assert float(revenue) == 7.5
+    (warnings,) = conn.execute("select warnings from raw.load_log").fetchone()
+    assert warnings == "1 row(s) loaded with invalid bytes replaced by U+FFFD (lines 3)"
+    assert reconcile(conn, "order_lines") == []  # read = loaded + quarantined = the csv count
+    assert conn.execute("select rows_in_file from raw.file_counts").fetchone()[0] == 5
+
+
+def test_quarantine_line_numbers_are_physical_lines_after_quoted_newlines_and_blanks(
+    conn, tmp_path
+):
+    """Before: a row's line number ignored quoted line breaks and blank lines (one record per
+    line was assumed), so quarantine pointed at the wrong lines."""
+    records = [  # (CSV text, expected: "loaded" or the start of the reason)
+        (_line(1, name='"TWO\nLINES"'), "loaded"),  # lines 2-3
+        ("", None),  # line 4: blank
+        (_line(2, quantity="x"), "quantity: expected"),  # line 5
+        (_line(3, name='"THREE\n\nLINES"', quantity="0"), "quantity is 0"),  # lines 6-8
+        ("", None),  # line 9
+        ("", None),  # line 10
+        ("6,P6,SHORT", "unreadable line (MISSING COLUMNS"),  # line 11
+        (_line(7, name='"A\nB"') + ",extra", "unreadable line (TOO MANY COLUMNS"),  # 12-13
+        (_line(8), "loaded"),  # line 14
+        (_line(9, quantity="-0.5"), "quantity: expected a whole number"),  # line 15
+        (_line(10), "loaded"),  # line 16
+    ]
+    path = tmp_path / "landing" / "lines.csv"
+    _write_lines(path, [text for text, _ in records] + [""])
+    expected, line = {}, 2
+    for text, outcome in records:
+        if outcome:
+            expected[line] = outcome
+        line += text.count("\n") + 1
+    report = load_source(conn, load_config(_config(tmp_path)), "order_lines")
+    assert report.rows_read == len(expected)
+    loaded = {row for (row,) in conn.execute("select _row_number from raw.order_lines").fetchall()}
+    reasons = _quarantine(conn)
+    assert loaded == {line for line, outcome in expected.items() if outcome == "loaded"}
+    assert {line: reason[: len(expected[line])] for line, reason in reasons.items()} == {
+        line: outcome for line, outcome in expected.items() if outcome != "loaded"
+    }
+    assert reconcile(conn, "order_lines") == []
+    # Without a header, the first line is line 1.
+    path.write_text("".join(text + "\n" for text, _ in records))
+    config = load_config(
+        _config(
+            tmp_path,
+            header=False,
+            columns={
+                "order_id": "column1",
+                "quantity": "column4",
+                "ordered_at": "column5",
+                "unit_price": "column6",
+                "customer_id": "column7",
+            },
+        )
+    )
+    load_source(conn, config, "order_lines")
+    assert {
+        row for (row,) in conn.execute("select _row_number from raw.order_lines").fetchall()
+    } == {line - 1 for line, outcome in expected.items() if outcome == "loaded"}
+    assert set(_quarantine(conn)) == {
+        line - 1 for line, outcome in expected.items() if outcome != "loaded"
+    }
