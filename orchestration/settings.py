@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from landing import CANONICAL_COLUMNS, Config, load_config
+from landing import CANONICAL_COLUMNS, Config, ConfigError, load_config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO_ROOT / "configs" / "synthetic.yml"
@@ -38,6 +39,64 @@ RETRAIN_TAG = "shop_analytics/retrain"  # "true" on a run: train even if the ver
 # Great Expectations checks validate a run's reloaded days in full, and of the other rows all of
 # them up to this many, else a reproducible sample of this many (orchestration/lib/expectations.py).
 QUALITY_SAMPLE_ROWS = 100_000
+
+# Personal data: the secret salt of the e-mail and name hashes (dbt model stg_shop__customers,
+# which reads it through get_settings().pii_salt and binds it as a query parameter). From the
+# environment, which dbt's processes inherit: PII_SALT holds it, or PII_SALT_FILE names a file
+# holding it (a mounted secret; one trailing newline is ignored). A config without a `synthetic:`
+# block (real data) refuses to run without one; only the generated shop falls back to
+# DEV_PII_SALT, which is public.
+PII_SALT_VARIABLE = "PII_SALT"
+PII_SALT_FILE_VARIABLE = "PII_SALT_FILE"
+DEV_PII_SALT = "shop-analytics-dev-salt"
+
+
+def resolve_pii_salt(config: Config, environ: Mapping[str, str] | None = None) -> str:
+    """The deployment's pseudonymization salt: $PII_SALT, else the contents of the file named by
+    $PII_SALT_FILE, else, for the synthetic shop only, DEV_PII_SALT.
+
+    Raises landing.ConfigError, naming the variables and the config file, when a config with
+    real data (no `synthetic:` block) has neither, when both are set, or when the file is
+    missing, unreadable or empty."""
+    environ = os.environ if environ is None else environ
+    where = config.path or "the config"
+    salt = environ.get(PII_SALT_VARIABLE)
+    salt_file = environ.get(PII_SALT_FILE_VARIABLE)
+    if salt and salt_file:
+        raise ConfigError(
+            f"{where}: both {PII_SALT_VARIABLE} and {PII_SALT_FILE_VARIABLE} are set; set one "
+            "of them (the salt itself, or a file holding it)"
+        )
+    if salt:
+        return salt
+    if salt_file:
+        path = Path(salt_file).expanduser()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(
+                f"{where}: cannot read the pseudonymization salt from {PII_SALT_FILE_VARIABLE}="
+                f"{path}: {error}"
+            ) from None
+        text = text.removesuffix("\n").removesuffix("\r")
+        if not text:
+            raise ConfigError(
+                f"{where}: the salt file {path} ({PII_SALT_FILE_VARIABLE}) is empty; write a "
+                "long random secret string into it"
+            )
+        return text
+    if config.synthetic is not None:
+        return DEV_PII_SALT
+    blank = [name for name in (PII_SALT_VARIABLE, PII_SALT_FILE_VARIABLE) if name in environ]
+    empty = f" ({' and '.join(blank)} set but empty)" if blank else ""
+    raise ConfigError(
+        f"{where}: no pseudonymization salt{empty}. This config has no `synthetic:` block, so it "
+        f"holds real customers, whose e-mail addresses and names are hashed with a secret salt: "
+        f"set the environment variable {PII_SALT_VARIABLE} to a long random string, or "
+        f"{PII_SALT_FILE_VARIABLE} to a file holding it (e.g. `export {PII_SALT_VARIABLE}="
+        f"$(openssl rand -hex 32)`, kept in your secrets store). Changing it later changes every "
+        "email_hash and name_hash."
+    )
 
 
 @dataclass(frozen=True)
@@ -95,6 +154,12 @@ class Settings:
         return REPO_ROOT / ".state" / self.config.name
 
     @property
+    def pii_salt(self) -> str:
+        """The pseudonymization salt (resolve_pii_salt); read from the environment when asked,
+        never stored in the settings."""
+        return resolve_pii_salt(self.config)
+
+    @property
     def dagster_home(self) -> Path:
         return Path(os.environ.get("DAGSTER_HOME") or self.state_dir / "dagster").resolve()
 
@@ -111,6 +176,9 @@ class Settings:
 def get_settings() -> Settings:
     """The deployment named by SHOP_CONFIG (`make run CONFIG=...` sets it), read once.
 
-    Raises landing.ConfigError, naming the file and the key, for an invalid config."""
+    Raises landing.ConfigError, naming the file and the key, for an invalid config, and for a
+    config with real data but no pseudonymization salt (resolve_pii_salt)."""
     path = Path(os.environ.get("SHOP_CONFIG") or DEFAULT_CONFIG).expanduser().resolve()
-    return Settings(path, load_config(path))
+    settings = Settings(path, load_config(path))
+    resolve_pii_salt(settings.config)  # refuse to run on real data without a secret salt
+    return settings
