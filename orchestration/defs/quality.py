@@ -8,6 +8,11 @@ and why): for the day-partitioned raw tables, the days the run reloaded in full 
 reproducible sample of `QUALITY_SAMPLE_ROWS` of the other rows; any other table whole up to
 `QUALITY_SAMPLE_ROWS` rows, else such a sample. Row count and uniqueness are computed on the
 whole table in DuckDB. The check's metadata says what was validated (`validated`).
+
+Metadata is kept in Dagster's event log and shown in the UI, so no personal value enters it in
+clear: failing examples of personal columns are masked where they are computed
+(orchestration/lib/expectations.py, `mask`), and every text below is scrubbed of e-mail-like
+values once more before it is written (`scrub`).
 """
 
 import time
@@ -18,7 +23,7 @@ import duckdb as duckdb_lib
 from landing import Config
 from landing.tables import TABLES
 from orchestration.defs.partitions import run_days
-from orchestration.lib.expectations import SuiteFile, discover_suites, validate_table
+from orchestration.lib.expectations import SuiteFile, discover_suites, scrub, validate_table
 from orchestration.lib.warehouse import WarehouseResource
 from orchestration.settings import (
     DUCKDB_POOL,
@@ -29,12 +34,16 @@ from orchestration.settings import (
 )
 
 
+def _cell(text: object) -> str:
+    """A markdown table cell: scrubbed of e-mail-like values, pipes and newlines escaped."""
+    return scrub(str(text)).replace("|", "\\|").replace("\n", " ")
+
+
 def _failure_table(outcome_failures: list) -> str:
     rows = ["| expectation | column | observed | details |", "|---|---|---|---|"]
     for failure in outcome_failures:
-        rows.append(
-            f"| {failure.expectation} | {failure.column or ''} | {failure.observed} | {failure.details} |"
-        )
+        cells = (failure.expectation, failure.column or "", failure.observed, failure.details)
+        rows.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
     return "\n".join(rows)
 
 
@@ -70,7 +79,7 @@ def build_suite_check(suite: SuiteFile, config: Config | None = None) -> dg.Asse
             return dg.AssetCheckResult(
                 passed=False,
                 severity=dg.AssetCheckSeverity.ERROR,
-                metadata={"error": f"{suite.table}: {error}", "suite": suite.path.name},
+                metadata={"error": scrub(f"{suite.table}: {error}"), "suite": suite.path.name},
             )
         outcome, selection = report.outcome, report.selection
         metadata: dict[str, object] = {
@@ -94,7 +103,7 @@ def build_suite_check(suite: SuiteFile, config: Config | None = None) -> dg.Asse
         if outcome.failures:
             first_failure = outcome.failures[0]
             metadata["failed_expectations"] = dg.MetadataValue.md(_failure_table(outcome.failures))
-            metadata["first_failure"] = (
+            metadata["first_failure"] = scrub(
                 f"{first_failure.expectation} on {first_failure.column or 'table'}: "
                 f"observed {first_failure.observed}"
             )

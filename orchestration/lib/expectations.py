@@ -37,12 +37,19 @@ sample is not the table's, and a sample can hide a duplicate. They are not run o
 - Any other expectation that is not row-level (a column mean, a distinct-value count, ...) is
   kept on full data: when the rows were bounded, it is validated through GE on the whole
   table's columns it references (its cost grows with the table; none of today's suites has one).
+
+A failure's examples go into the check's metadata, which Dagster keeps in its event log and shows
+in the UI, so personal values are masked first (`mask`): the examples, and any value observed, of
+an expectation on a personal column (`PERSONAL_COLUMNS`, the canonical customer columns holding
+personal data, plus any a suite lists in its meta `personal_columns`) show only their shape, and
+anything e-mail-like in a failure's text is masked whatever its column (`scrub`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -66,6 +73,54 @@ _ROW_LEVEL_PREFIXES = ("expect_column_values_to_", "expect_column_pair_values_")
 _NOT_ROW_LEVEL = frozenset(
     {UNIQUE, "expect_column_values_to_be_increasing", "expect_column_values_to_be_decreasing"}
 )
+
+# Columns whose values never enter a check's metadata in clear: the canonical customer columns
+# holding personal data (landing.config.CANONICAL_COLUMNS["customers"]); a suite adds its own
+# with a list in its meta, `"personal_columns": ["phone"]`.
+PERSONAL_COLUMNS = frozenset({"email", "first_name", "last_name"})
+MASKED_LENGTH = 60  # a masked value longer than this is cut, with an ellipsis
+_WORD = re.compile(r"\w+")
+# Anything shaped like an e-mail address inside free text (an example, an exception message).
+_EMAIL_LIKE = re.compile(r"[^\s@'\"`<>,;:()\[\]{}|]+@[^\s@'\"`<>,;:()\[\]{}|]+")
+
+
+def _missing(value: object) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # an array-like value: not a single missing value
+        return False
+
+
+def _mask_word(match: re.Match[str]) -> str:
+    word = match.group(0)
+    return f"{word[0]}***" if len(word) >= 3 else "***"
+
+
+def mask(value: object) -> object:
+    """A personal value shown by its shape only: each run of letters or digits becomes its first
+    character and `***` (`***` alone when shorter than three), while `@`, dots, spaces and other
+    punctuation stay, so why a value failed (a missing `@`, a space) is still visible:
+    `john.doe@example.com` -> `j***.d***@e***.c***`. Numbers are masked the same way (a phone
+    number is personal too). Lists, tuples and dicts are masked item by item; missing values
+    (None, NaN) and booleans are kept."""
+    if isinstance(value, dict):
+        return {key: mask(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask(item) for item in value]
+    if value is None or isinstance(value, bool) or _missing(value):
+        return value
+    masked = _WORD.sub(_mask_word, str(value))
+    return masked if len(masked) <= MASKED_LENGTH else masked[: MASKED_LENGTH - 1] + "…"
+
+
+def _scrub_token(match: re.Match[str]) -> str:
+    token = match.group(0)
+    return token if "***" in token else str(mask(token))  # already masked: kept
+
+
+def scrub(text: str) -> str:
+    """`text` with every e-mail-like token masked (`mask`), whatever column it came from."""
+    return _EMAIL_LIKE.sub(_scrub_token, text)
 
 
 def is_row_level(expectation_type: str) -> bool:
@@ -98,6 +153,7 @@ class SuiteFile:
     asset_key: tuple[str, ...]
     blocking: bool
     description: str
+    personal_columns: frozenset[str] = PERSONAL_COLUMNS  # their values are masked (`mask`)
 
     @property
     def columns(self) -> list[str]:
@@ -142,6 +198,7 @@ def discover_suites(directory: Path) -> list[SuiteFile]:
                 asset_key=tuple(meta["asset_key"]),
                 blocking=bool(meta.get("blocking", False)),
                 description=meta.get("description", f"Great Expectations suite {data['name']}"),
+                personal_columns=PERSONAL_COLUMNS | frozenset(meta.get("personal_columns", [])),
             )
         )
     return suites
@@ -159,16 +216,27 @@ def _context() -> Any:
     return context
 
 
-def _describe(result: dict[str, Any]) -> tuple[str, str]:
+def _is_personal(kwargs: dict[str, Any], suite: SuiteFile) -> bool:
+    """True when an expectation with these kwargs reads a personal column of the suite."""
+    named = [kwargs.get(key) for key in ("column", "column_A", "column_B")]
+    return any(c in suite.personal_columns for c in [*named, *kwargs.get("column_list", [])])
+
+
+def _describe(result: dict[str, Any], personal: bool = False) -> tuple[str, str]:
+    """What GE observed and up to five failing examples, masked (`mask`) when `personal`, and
+    e-mail-like text scrubbed (`scrub`) in any case."""
     if "observed_value" in result:
-        return str(result["observed_value"]), ""
+        observed_value = result["observed_value"]
+        return scrub(str(mask(observed_value) if personal else observed_value)), ""
     count = result.get("unexpected_count")
     percent = result.get("unexpected_percent")
-    sample = result.get("partial_unexpected_list", [])[:5]
+    sample = list(result.get("partial_unexpected_list", [])[:5])
+    if personal:
+        sample = [mask(value) for value in sample]
     observed = f"{count} unexpected values" if count is not None else "failed"
     if percent is not None:
         observed += f" ({percent:.2f}%)"
-    return observed, f"examples: {sample}" if sample else ""
+    return observed, scrub(f"examples: {sample}") if sample else ""
 
 
 def validate(
@@ -211,9 +279,9 @@ def validate(
         if item.success:
             continue
         config = item.expectation_config
-        observed, details = _describe(item.result or {})
+        observed, details = _describe(item.result or {}, _is_personal(config.kwargs, suite))
         if item.exception_info and item.exception_info.get("raised_exception"):
-            details = item.exception_info.get("exception_message", "") or details
+            details = scrub(item.exception_info.get("exception_message", "")) or details
         failures.append(Failure(config.type, config.kwargs.get("column"), observed, details))
     return Outcome(success=bool(result.success), evaluated=len(result.results), failures=failures)
 
@@ -378,12 +446,15 @@ def _sql_outcome(
                 share = unexpected / max(int(present[0]) if present else 0, 1)
                 mostly = kwargs.get("mostly")
                 if mostly is None or 1 - share < mostly:
+                    examples = list(duplicated[1] or [])
+                    if _is_personal(kwargs, suite):
+                        examples = [mask(value) for value in examples]
                     failures.append(
                         Failure(
                             kind,
                             kwargs["column"],
                             f"{unexpected} unexpected values ({share * 100:.2f}%)",
-                            f"examples: {list(duplicated[1] or [])}",
+                            scrub(f"examples: {examples}"),
                         )
                     )
     outcome = Outcome(success=not failures, evaluated=evaluated, failures=failures)
