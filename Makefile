@@ -49,8 +49,10 @@ browser:
 ui: setup
 	$(BIN)/python -m orchestration.cli ui
 
+# `make benchmark SIZE=30k|300k|1m` (or any customer count, SIZE=3000): two full refreshes and a
+# one-day refresh on a fresh shop of that size; prints the table, saves benchmarks/<size>.json.
 benchmark: setup
-	$(BIN)/python -m orchestration.benchmark
+	$(BIN)/python -m orchestration.benchmark $(if $(SIZE),--size $(SIZE))
 
 # The whole pipeline on each of the simulator's archetypes (small shops unlike the default one);
 # prints what each model did on each. `make gallery NAMES="tiny long_past"` runs some.
