@@ -176,7 +176,9 @@ def stage_peaks(
 def format_seconds(seconds: float | None) -> str:
     if seconds is None:
         return ""
-    return f"{seconds:,.0f} s" if seconds >= 100 else f"{seconds:.1f} s"
+    if seconds >= 100:
+        return f"{seconds:,.0f} s"
+    return f"{seconds:.1f} s" if seconds >= 1 else f"{seconds:.2f} s"
 
 
 def format_bytes(value: int | None) -> str:
@@ -529,7 +531,7 @@ def bare_group_by(warehouse: Path) -> tuple[float, int]:
 
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         started = time.perf_counter()
-        table = conn.execute(BARE_GROUP_BY).fetch_arrow_table()
+        table = conn.execute(BARE_GROUP_BY).to_arrow_table()
         return time.perf_counter() - started, table.num_rows
 
 
