@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from landing.config import CANONICAL_COLUMNS, Config, Source
@@ -246,7 +247,6 @@ def _read_file(
     csv_scan = scan() if scan is not None else scan_csv_file(config, table, path)
     _number_and_recover(conn, table, source, path, found, mapping, csv_scan)
     conn.execute("drop table _file")
-    conn.execute("drop table _starts")
     conn.execute("drop table _recovered")
     return FileRead(set(mapping), header_warnings)
 
@@ -270,32 +270,28 @@ def _number_and_recover(
 
     Numbering is linear: DuckDB's `line` of a rejected record is its item number (records and
     blank lines, see CsvScan); the scan's breakpoints give each item's record ordinal and
-    physical line, and the k-th row DuckDB read is the k-th record that was not rejected (ASOF
-    joins). When the scan does not agree with DuckDB (it failed, or the records differ), rows are
-    numbered by item number instead, as if every record were one line.
+    physical line, and the k-th row DuckDB read is the k-th record that was not rejected
+    (`_line_numbers`, binary searches over the small breakpoint and reject arrays). The lines
+    are attached to the rows by position (DuckDB keeps the file's order). When the scan does not
+    agree with DuckDB (it failed, or the records differ), rows are numbered by item number
+    instead, as if every record were one line.
 
     A rejected line with invalid bytes is re-read from the scan, where they are replaced by
     U+FFFD: with the header's number of fields it is loaded (its values then typed and checked
     like any other row) with a note in `_note`; otherwise it stays an unreadable line."""
     columns = CANONICAL_COLUMNS[table]
+    ((good,),) = conn.execute("select count(*) from _file").fetchall()
+    lines_rejected = conn.execute("select distinct line from _rejects order by 1").fetchall()
+    rejected = np.array([line for (line,) in lines_rejected], dtype=np.int64)
     first_line = 2 if source.header else 1
-    starts = csv_scan.starts
-    if csv_scan.records is None or not _agrees(conn, csv_scan):
-        starts = [(0, first_line, first_line)]
-    ordinals, items, lines = zip(*starts, strict=True) if starts else ((), (), ())
-    conn.register(
-        "_starts_arrow",
-        pa.table(
-            {
-                "o": pa.array(ordinals, pa.int64()),
-                "n": pa.array(items, pa.int64()),
-                "p": pa.array(lines, pa.int64()),
-            }
-        ),
-    )
-    conn.execute("create or replace temp table _starts as select * from _starts_arrow")
-    conn.unregister("_starts_arrow")
+    numbered = _line_numbers(csv_scan.starts, csv_scan.records, good, rejected)
+    if numbered is None:  # the scan disagrees with DuckDB: item numbers
+        numbered = _line_numbers([(0, first_line, first_line)], None, good, rejected)
+    good_lines, rejected_lines = numbered or (0, rejected)  # (never None without records)
     _register_recovered(conn, path, found, mapping, csv_scan)
+    conn.register(
+        "_rejected_lines", pa.table({"n": pa.array(rejected), "p": pa.array(rejected_lines)})
+    )
     # The text of an unreadable line is kept in its reason, unless the table holds personal data
     # (its fields cannot be told apart, so none of it can be masked reliably).
     line_text = (
@@ -306,82 +302,85 @@ def _number_and_recover(
     recovered_values = ", ".join(
         f"rec.{_quoted(mapping[c])}" if c in mapping else "null" for c in columns
     )
-    conn.execute(
-        f"""
-        insert into _incoming
-        with rejected as (
-            select line as n,
-                first(error_type || ': ' || error_message order by column_idx) as reason,
-                first(csv_line) as csv_line
-            from _rejects
-            group by line
-        ),
-        placed as (
-            select r.*, r.n - s.n + s.o as o, coalesce(r.n - s.n + s.p, r.n) as p
-            from rejected r asof left join _starts s on r.n >= s.n
-        ),
-        skips as (
-            select o - (row_number() over (order by o) - 1) as good_before,
-                row_number() over (order by o) as skipped
-            from placed
-        ),
-        skip_keys as (
-            select good_before, max(skipped) as skipped from skips group by good_before
-        ),
-        good as (
-            select f.*, f.rowid + coalesce(k.skipped, 0) as o
-            from _file f asof left join skip_keys k on f.rowid >= k.good_before
+    values = ", ".join(f"f.{identifier(c)}" for c in columns)
+    if isinstance(good_lines, int):  # every row is one line after the one before
+        good_rows = f"select {values}, $path, f.rowid + {good_lines}, null, null from _file f"
+    else:
+        conn.register("_good_lines", pa.table({"p": pa.array(good_lines)}))
+        good_rows = (
+            f"select {values}, $path, l.p, null, null from _file f positional join _good_lines l"
         )
-        select {", ".join(f"g.{identifier(c)}" for c in columns)}, $path,
-            coalesce(g.o - s.o + s.p, g.o + {first_line}), null, null
-        from good g asof left join _starts s on g.o >= s.o
-        union all
-        select {recovered_values}, $path, placed.p,
-            case when rec."<item>" is null
-                then 'unreadable line (' || reason || '): ' || {line_text} end,
-            rec."<note>"
-        from placed left join _recovered rec on rec."<item>" = placed.n
-        """,
-        {"path": path},
-    )
-
-
-def _agrees(conn: duckdb.DuckDBPyConnection, csv_scan: CsvScan) -> bool:
-    """Whether the scan's records are DuckDB's: as many as it read and rejected, and every
-    rejected line an item of the scan that is a record (not a blank line)."""
-    ((read, rejected),) = conn.execute(
-        "select (select count(*) from _file), (select count(distinct line) from _rejects)"
-    ).fetchall()
-    if read + rejected != csv_scan.records:
-        return False
-    if not rejected:
-        return True
-    conn.register(
-        "_scan_starts",
-        pa.table(
-            {
-                name: pa.array([start[i] for start in csv_scan.starts], pa.int64())
-                for i, name in enumerate(("o", "n", "p"))
-            }
-        ),
-    )
     try:
-        ((misplaced,),) = conn.execute(
-            """
-            with placed as (
-                select r.n, r.n - s.n + s.o as o
-                from (select distinct line as n from _rejects) r
-                asof left join _scan_starts s on r.n >= s.n
-            )
-            select count(*) filter (where p.o is null or p.o < 0 or p.o >= $records
-                or p.o - s.o + s.n is distinct from p.n)
-            from placed p asof left join _scan_starts s on p.o >= s.o
+        conn.execute(
+            f"""
+            insert into _incoming
+            {good_rows}
+            union all
+            select {recovered_values}, $path, l.p,
+                case when rec."<item>" is null
+                    then 'unreadable line (' || r.reason || '): ' || {line_text} end,
+                rec."<note>"
+            from (
+                select line as n,
+                    first(error_type || ': ' || error_message order by column_idx) as reason,
+                    first(csv_line) as csv_line
+                from _rejects
+                group by line
+            ) r
+            join _rejected_lines l on l.n = r.n
+            left join _recovered rec on rec."<item>" = r.n
             """,
-            {"records": csv_scan.records},
-        ).fetchall()
+            {"path": path},
+        )
     finally:
-        conn.unregister("_scan_starts")
-    return misplaced == 0
+        conn.unregister("_rejected_lines")
+        if not isinstance(good_lines, int):
+            conn.unregister("_good_lines")
+
+
+def _line_numbers(
+    starts: list[tuple[int, int, int]], records: int | None, good: int, rejected: np.ndarray
+) -> tuple[np.ndarray | int, np.ndarray] | None:
+    """The physical starting line of the `good` rows DuckDB read (in file order) and of its
+    `rejected` items (sorted DuckDB `line` numbers), from a scan's `starts` and `records`
+    (CsvScan); None when the scan's records are not DuckDB's. The good rows' lines are an int
+    (line = row index + it) when each row is the line after the one before."""
+    if not starts:
+        return (0, rejected.copy()) if not good and not len(rejected) else None
+    ordinals, items, lines = (
+        np.array(column, dtype=np.int64) for column in zip(*starts, strict=True)
+    )
+    # Each rejected item's breakpoint, record ordinal and line.
+    at = np.searchsorted(items, rejected, side="right") - 1
+    if len(rejected) and at.min() < 0:
+        if records is not None:
+            return None  # a rejected item before the scan's first record
+        at = np.maximum(at, 0)
+    rejected_ordinals = rejected - items[at] + ordinals[at]
+    rejected_lines = rejected - items[at] + lines[at]
+    if records is not None:  # the scan's own records: check that DuckDB's are the same
+        if good + len(rejected) != records:
+            return None
+        back = np.searchsorted(ordinals, rejected_ordinals, side="right") - 1
+        if len(rejected) and (
+            rejected_ordinals.min() < 0
+            or rejected_ordinals.max() >= records
+            or not np.array_equal(rejected_ordinals - ordinals[back] + items[back], rejected)
+        ):
+            return None  # a rejected item that is a blank line, or beyond the records
+    if not len(rejected) and len(ordinals) == 1:
+        return int(lines[0] - ordinals[0]), rejected_lines
+    # The k-th good row is the k-th record that was not rejected: before the j-th rejected
+    # record (0-based) come rejected_ordinals[j] - j good rows.
+    row_ordinals = np.arange(good, dtype=np.int64)
+    if len(rejected):
+        good_before = rejected_ordinals - np.arange(len(rejected), dtype=np.int64)
+        row_ordinals += np.searchsorted(good_before, row_ordinals, side="right")
+    if len(ordinals) == 1:
+        row_ordinals += lines[0] - ordinals[0]
+        return row_ordinals, rejected_lines
+    at = np.searchsorted(ordinals, row_ordinals, side="right") - 1
+    return row_ordinals - ordinals[at] + lines[at], rejected_lines
 
 
 def _register_recovered(

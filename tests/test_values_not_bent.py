@@ -223,7 +223,9 @@ def test_invalid_bytes_in_a_text_are_replaced_and_the_row_loaded_and_flagged(con
     assert reasons[5].startswith("unreadable line (")
     revenue = conn.execute("select sum(quantity * unit_price) from raw.order_lines").fetchone()[0]
     assert float(revenue) == 7.5
-    (warnings,) = conn.execute("select warnings from raw.load_log").fetchone()
+    (warnings,) = conn.execute(
+        "select warnings from raw.load_log where partition_day is not null"
+    ).fetchone()
     assert warnings == "1 row(s) loaded with invalid bytes replaced by U+FFFD (lines 3)"
     assert reconcile(conn, "order_lines") == []  # read = loaded + quarantined = the csv count
     assert conn.execute("select rows_in_file from raw.file_counts").fetchone()[0] == 5
