@@ -51,7 +51,8 @@ class LoadReport:
     files: list[str]
     window: tuple[date, date] | None  # [first day, last day]; None: every day
     # What was tolerated, each naming its file (also in raw.load_log.warnings): a header column
-    # without a name or named twice that the config does not use.
+    # without a name or named twice that the config does not use; rows loaded with invalid bytes
+    # replaced by U+FFFD.
     warnings: tuple[str, ...] = ()
 
 
@@ -351,11 +352,20 @@ def load_source(
         ).fetchall():
             kind = reason_kind(reason)
             reasons[kind] = reasons.get(kind, 0) + rows
+        repaired = conn.execute(
+            "select _source_file, count(*), list_slice(list(_row_number order by _row_number), "
+            "1, 20) from _classified where _note is not null and _reason is null "
+            "group by 1 order by 1"
+        ).fetchall()
         conn.execute("drop table _classified")
         conn.execute("drop table _incoming")
         conn.execute("commit")
     except Exception:
         conn.execute("rollback")
         raise
-    warnings = tuple(warning for path in files for warning in file_warnings.get(path, []))
+    warnings = tuple(warning for path in files for warning in file_warnings.get(path, [])) + tuple(
+        f"{path}: {rows} row(s) loaded with invalid bytes replaced by U+FFFD (lines "
+        f"{', '.join(map(str, lines))}{', ...' if rows > len(lines) else ''})"
+        for path, rows, lines in repaired
+    )
     return LoadReport(table, read, loaded, read - loaded, reasons, files, window, warnings)

@@ -227,6 +227,7 @@ def test_invalid_bytes_in_a_text_are_replaced_and_the_row_loaded_and_flagged(con
         "select warnings from raw.load_log where partition_day is not null"
     ).fetchone()
     assert warnings == "1 row(s) loaded with invalid bytes replaced by U+FFFD (lines 3)"
+    assert report.warnings == (f"{path}: {warnings}",)
     assert reconcile(conn, "order_lines") == []  # read = loaded + quarantined = the csv count
     assert conn.execute("select rows_in_file from raw.file_counts").fetchone()[0] == 5
 
