@@ -62,6 +62,8 @@ def build_raw_asset(
             f"{table}{days}: read {report.rows_read:,}, loaded {report.rows_loaded:,}, "
             f"quarantined {report.rows_quarantined:,} {report.reasons or ''}"
         )
+        for warning in report.warnings:
+            context.log.warning(warning)
         return dg.MaterializeResult(
             metadata={
                 **metadata,
@@ -70,6 +72,7 @@ def build_raw_asset(
                 "rows_quarantined": report.rows_quarantined,
                 "quarantine_reasons": dg.MetadataValue.json(report.reasons),
                 "source_files": report.files,
+                "warnings": dg.MetadataValue.json(list(report.warnings)),
             }
         )
 

@@ -61,6 +61,7 @@ import duckdb
 import pandas as pd
 
 from landing.sql import identifier
+from landing.tables import PERSONAL_COLUMNS as PERSONAL
 
 PARTITION_DAY_COLUMN = "_partition_day"  # landing.tables.LINEAGE_COLUMNS
 SAMPLE_SEED = 42  # DuckDB's REPEATABLE seed for the reservoir sample of rows beyond a run's days
@@ -74,10 +75,10 @@ _NOT_ROW_LEVEL = frozenset(
     {UNIQUE, "expect_column_values_to_be_increasing", "expect_column_values_to_be_decreasing"}
 )
 
-# Columns whose values never enter a check's metadata in clear: the canonical customer columns
-# holding personal data (landing.config.CANONICAL_COLUMNS["customers"]); a suite adds its own
-# with a list in its meta, `"personal_columns": ["phone"]`.
-PERSONAL_COLUMNS = frozenset({"email", "first_name", "last_name"})
+# Columns whose values never enter a check's metadata in clear: the canonical columns holding
+# personal data (landing.tables.PERSONAL_COLUMNS); a suite adds its own with a list in its meta,
+# `"personal_columns": ["phone"]`.
+PERSONAL_COLUMNS = frozenset(column for columns in PERSONAL.values() for column in columns)
 MASKED_LENGTH = 60  # a masked value longer than this is cut, with an ellipsis
 _WORD = re.compile(r"\w+")
 # Anything shaped like an e-mail address inside free text (an example, an exception message).
