@@ -160,3 +160,20 @@ def test_uniqueness_and_row_count_are_judged_on_the_whole_table(tmp_path):
         )
         assert failure.observed.startswith("2 unexpected values") and "E0" in failure.details
     assert report.selection.rows == PER_DAY + 1
+
+
+def test_more_reloaded_rows_than_the_full_limit_are_sampled_and_said(tmp_path):
+    """A full refresh of a large shop: its days are not pulled into pandas whole."""
+    database = _warehouse(tmp_path)
+    last = FIRST + timedelta(days=DAYS - 1)
+    with duckdb.connect(database, read_only=True) as conn:
+        suite = _suite("raw_order_lines")
+        frame, selection = rows_to_validate(conn, suite, (FIRST, last), 15, full_limit=50)
+        assert len(frame) == 15
+        assert selection.describe().startswith(
+            f"days {FIRST}..{last} hold {DAYS * PER_DAY} rows, more than the 50 validated in "
+            f"full at once: sample of 15 of {DAYS * PER_DAY} rows"
+        )
+        # Under the limit the days are still read in full.
+        frame, selection = rows_to_validate(conn, suite, (last, last), 15, full_limit=50)
+        assert selection.too_many_days is None and selection.day_rows == PER_DAY

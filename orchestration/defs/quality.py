@@ -5,9 +5,10 @@ models never build on a raw table that failed its expectations.
 
 A check validates bounded rows, not the whole table (orchestration/lib/expectations.py says what
 and why): for the day-partitioned raw tables, the days the run reloaded in full plus a
-reproducible sample of `QUALITY_SAMPLE_ROWS` of the other rows; any other table whole up to
-`QUALITY_SAMPLE_ROWS` rows, else such a sample. Row count and uniqueness are computed on the
-whole table in DuckDB. The check's metadata says what was validated (`validated`).
+reproducible sample of `QUALITY_SAMPLE_ROWS` of the other rows (when the days hold more than
+`QUALITY_FULL_ROWS`, a full refresh of a large shop, a sample of the whole table instead); any
+other table whole up to `QUALITY_SAMPLE_ROWS` rows, else such a sample. Row count and uniqueness
+are computed on the whole table in DuckDB. The check's metadata says what was validated (`validated`).
 
 Metadata is kept in Dagster's event log and shown in the UI, so no personal value enters it in
 clear: failing examples of personal columns are masked where they are computed
@@ -28,6 +29,7 @@ from orchestration.lib.warehouse import WarehouseResource
 from orchestration.settings import (
     DUCKDB_POOL,
     EXPECTATIONS_DIR,
+    QUALITY_FULL_ROWS,
     QUALITY_SAMPLE_ROWS,
     RAW_SCHEMA,
     get_settings,
@@ -74,7 +76,9 @@ def build_suite_check(suite: SuiteFile, config: Config | None = None) -> dg.Asse
         started = time.perf_counter()
         try:
             with duckdb.get_connection() as conn:
-                report = validate_table(conn, suite, days, QUALITY_SAMPLE_ROWS)
+                report = validate_table(
+                    conn, suite, days, QUALITY_SAMPLE_ROWS, full_limit=QUALITY_FULL_ROWS
+                )
         except duckdb_lib.BinderException as error:  # a referenced column is missing
             return dg.AssetCheckResult(
                 passed=False,

@@ -13,7 +13,9 @@ the size of the table:
   (orchestration/settings.py), else a reproducible sample of that many (DuckDB reservoir
   sampling of row ids with a fixed seed: the same table gives the same rows). A bad row outside
   the run's days and outside the sample can be missed by that run; it was validated in full by
-  the run that loaded its day.
+  the run that loaded its day. When the run's days hold more than `full_limit` rows
+  (`QUALITY_FULL_ROWS`: a full refresh of a large shop), pulling them into pandas would not fit
+  in memory: the run is validated like one without days, on a sample, and the metadata says so.
 - **Other tables** (customers, reviews, campaign sends, marts.customer_features), and a
   partitioned table in a run without day tags: the whole table when it has at most
   `QUALITY_SAMPLE_ROWS` rows, else a reproducible sample of that many.
@@ -51,7 +53,7 @@ import json
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -297,6 +299,7 @@ class Selection:
     other_rows: int  # rows outside those days (all rows when `days` is None)
     sample_rows: int | None  # None: every other row was validated
     seed: int | None
+    too_many_days: tuple[tuple[date, date], int, int] | None = None  # days, their rows, limit
 
     @property
     def rows(self) -> int:
@@ -307,6 +310,15 @@ class Selection:
         return self.sample_rows is None
 
     def describe(self) -> str:
+        if self.too_many_days is not None:
+            (first, last), rows, limit = self.too_many_days
+            return (
+                f"days {first}..{last} hold {rows:,} rows, more than the {limit:,} validated in "
+                f"full at once: {self._describe_rows()}"
+            )
+        return self._describe_rows()
+
+    def _describe_rows(self) -> str:
         if self.days is None:
             if self.whole:
                 return f"whole table ({self.table_rows:,} rows)"
@@ -347,6 +359,7 @@ def rows_to_validate(
     days: tuple[date, date] | None,
     bound: int,
     seed: int = SAMPLE_SEED,
+    full_limit: int | None = None,
 ) -> tuple[pd.DataFrame, Selection]:
     """The rows GE validates for `suite`, with the columns its row-level expectations reference.
 
@@ -367,6 +380,11 @@ def rows_to_validate(
         f"select count(*), count(*) filter (where {in_days}) from {table}", params
     ).fetchone()
     table_rows, day_rows = (int(counted[0]), int(counted[1])) if counted else (0, 0)
+    if days is not None and full_limit is not None and day_rows > full_limit:
+        # Too many reloaded rows to pull into pandas (a full refresh of a large shop): validated
+        # like a run without days, on a bounded sample of the whole table; the metadata says so.
+        frame, selection = rows_to_validate(conn, suite, None, bound, seed)
+        return frame, replace(selection, too_many_days=(days, day_rows, full_limit))
     other_rows = table_rows - day_rows
     sampled = other_rows > bound
     if not sampled:
@@ -478,12 +496,13 @@ def validate_table(
     days: tuple[date, date] | None,
     bound: int,
     seed: int = SAMPLE_SEED,
+    full_limit: int | None = None,
 ) -> TableReport:
     """Validate the suite's table on bounded rows (`rows_to_validate`): row-level expectations
     through GE on those rows, row count and uniqueness on the whole table in DuckDB, any other
     expectation through GE on the whole table's columns it references."""
     definition = suite.definition()
-    frame, selection = rows_to_validate(conn, suite, days, bound, seed)
+    frame, selection = rows_to_validate(conn, suite, days, bound, seed, full_limit)
     parts = [validate(frame, suite, is_row_level)]
     sql_outcome, said = _sql_outcome(conn, suite, days)
     parts.append(sql_outcome)
