@@ -38,6 +38,7 @@ import psutil
 import yaml
 
 from orchestration.settings import DBT_PROJECT_DIR, RAW_SCHEMA, REPO_ROOT
+from orchestration.summary import STAGES, stage_of
 from simulator import ShopConfig
 
 if TYPE_CHECKING:  # Dagster is imported when the first run has finished
@@ -49,17 +50,7 @@ SAMPLE_SECONDS = 0.2
 MIB = 1024**2
 GIB = 1024**3
 
-# The stages of orchestration.summary.stage_of, in pipeline order, and the time no step covers.
-STAGES = (
-    "ingestion",
-    "quality checks",
-    "dbt daily models",
-    "dbt features",
-    "model training",
-    "scoring",
-    "activation",
-    "other",
-)
+# Beside orchestration.summary.STAGES: the time no step covers.
 OUTSIDE_STEPS = "outside steps"  # process start, loading definitions, Dagster's own bookkeeping
 
 RUNS = (
@@ -236,10 +227,6 @@ class TreeSampler(threading.Thread):
         if total:
             self.samples.append((time.time(), total))
 
-    @property
-    def peak(self) -> int:
-        return max((rss for _, rss in self.samples), default=0)
-
 
 @dataclass
 class Measured:
@@ -406,7 +393,6 @@ class Benchmark:
             _require_success(title, measured)
             sys.exit(f"{title}: no run id in the output:\n{measured.output[-3000:]}")
         run_id = found.group(1)
-        from orchestration.summary import stage_of
 
         windows, failed = [], []
         for stats in self.instance.get_run_step_stats(run_id):

@@ -16,12 +16,14 @@ if TYPE_CHECKING:
 from orchestration.settings import DUCKDB_POOL, get_settings
 
 INSTANCE_HEADER = "# Written by orchestration/instance.py; edit there."
+# Runs from the CLI, the UI and the schedule share one DuckDB file: one step at a time on it.
+REQUIRED_POOL_LIMIT = 1
 INSTANCE_YAML = f"""{INSTANCE_HEADER}
 # One slot per pool: every step that opens the DuckDB file claims the "{DUCKDB_POOL}" pool, so runs
 # from the CLI, the UI and the schedule wait for each other instead of failing on the file lock.
 concurrency:
   pools:
-    default_limit: 1
+    default_limit: {REQUIRED_POOL_LIMIT}
 telemetry:
   enabled: false
 nux:
@@ -49,10 +51,9 @@ def ensure_instance(home: Path | None = None) -> Path:
     return home
 
 
-# What a dagster.yaml the user wrote gets from the platform when it lacks them. The pool limit is
-# required (runs from the CLI, the UI and the schedule share one DuckDB file); the others are
-# the platform's defaults, added only when the user's file does not mention them at all.
-REQUIRED_POOL_LIMIT = 1
+# What a dagster.yaml the user wrote gets from the platform when it lacks them: the pool limit
+# (REQUIRED_POOL_LIMIT), and the platform's defaults, added only when the user's file does not
+# mention them at all.
 DEFAULT_SECTIONS = ("telemetry", "nux", "run_monitoring")
 MERGED_HEADER = "# Your dagster.yaml, completed by orchestration/instance.py"
 DOCUMENT_MARKER = re.compile(r"^(---|\.\.\.)", re.MULTILINE)  # appending after these is unsafe

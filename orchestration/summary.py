@@ -16,22 +16,34 @@ from orchestration.settings import RAW_SCHEMA, SCORES_SCHEMA, get_settings
 SCHEMAS = (RAW_SCHEMA, "marts", SCORES_SCHEMA)  # the tables people read
 
 
+INGESTION = "ingestion"
+QUALITY_CHECKS = "quality checks"
+DBT_DAILY = "dbt daily models"
+DBT_FEATURES = "dbt features"
+TRAINING = "model training"
+SCORING = "scoring"
+ACTIVATION = "activation"
+OTHER = "other"
+# The pipeline's stages, in order (the summary and `make benchmark` report time per stage).
+STAGES = (INGESTION, QUALITY_CHECKS, DBT_DAILY, DBT_FEATURES, TRAINING, SCORING, ACTIVATION, OTHER)
+
+
 def stage_of(step_key: str) -> str:
     """The pipeline stage a step belongs to, from its step key."""
     if "great_expectations" in step_key or step_key.endswith("rows_reconciled"):
-        return "quality checks"
+        return QUALITY_CHECKS
     for prefix, stage in (
-        ("raw__", "ingestion"),
-        ("dbt_daily", "dbt daily models"),
-        ("dbt_features", "dbt features"),
-        ("models__", "model training"),
-        ("scores__marketing_report", "activation"),
-        ("scores__", "scoring"),
-        ("dbt_activation", "activation"),
+        ("raw__", INGESTION),
+        ("dbt_daily", DBT_DAILY),
+        ("dbt_features", DBT_FEATURES),
+        ("models__", TRAINING),
+        ("scores__marketing_report", ACTIVATION),
+        ("scores__", SCORING),
+        ("dbt_activation", ACTIVATION),
     ):
         if step_key.startswith(prefix):
             return stage
-    return "other"
+    return OTHER
 
 
 def _metadata_value(metadata: dict, key: str) -> object:
