@@ -1,8 +1,9 @@
 """Landing files into the warehouse: the deployment config and the loader, no Dagster.
 
 config: the YAML deployment config (load_config, the canonical columns); tables: the canonical
-raw tables and their rules; read: reading a source's CSV or Parquet files; load: load_source,
-which loads or quarantines every row; reconcile: rows read = loaded + quarantined.
+raw tables and their rules; read: reading a source's CSV or Parquet files; erasure: the erasure
+list of customers whose data is not loaded; load: load_source, which loads or quarantines every
+row; reconcile: rows read = loaded + quarantined + erased.
 """
 
 from landing.config import (
@@ -18,7 +19,7 @@ from landing.config import (
     load_config,
 )
 from landing.load import LoadReport, load_source, reason_kind
-from landing.read import SourceError, file_days
+from landing.read import SourceError, file_days, file_fingerprint
 from landing.reconcile import reconcile
 from landing.tables import (
     LINEAGE_COLUMNS,
@@ -48,6 +49,7 @@ __all__ = [
     "reason_kind",
     "SourceError",
     "file_days",
+    "file_fingerprint",
     "reconcile",
     "LINEAGE_COLUMNS",
     "LOAD_LOG_TABLE",

@@ -19,15 +19,18 @@ from __future__ import annotations
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import duckdb
 
 from landing.config import Config
 from landing.count import FileCount, scan_source_file
-from landing.read import SourceError, _read_file, _timestamp_params, _typed
+from landing.erasure import ERASED_KEPT, erased_sql, erasure_count
+from landing.read import SourceError, _read_file, _timestamp_params, _typed, file_fingerprint
 from landing.sql import identifier
 from landing.tables import (
+    CUSTOMER_COLUMN,
     FILE_COUNT_TABLE,
     FRACTIONAL_QUANTITY_TYPE,
     LOAD_LOG_TABLE,
@@ -52,8 +55,12 @@ class LoadReport:
     window: tuple[date, date] | None  # [first day, last day]; None: every day
     # What was tolerated, each naming its file (also in raw.load_log.warnings): a header column
     # without a name or named twice that the config does not use; rows loaded with invalid bytes
-    # replaced by U+FFFD.
+    # replaced by U+FFFD; a file no longer delivered, whose rows were removed.
     warnings: tuple[str, ...] = ()
+    rows_erased: int = 0  # rows of customers on the erasure list (landing/erasure.py)
+    # Files new or changed since the previous load (by size and modification time): each was
+    # reloaded on every day it has rows, whatever the window.
+    reloaded_files: tuple[str, ...] = ()
 
 
 _QUOTE = "''''"  # SQL for one quote character, to quote an offending value in a reason
@@ -114,9 +121,17 @@ def load_source(
     table: str,
     schema: str = "raw",
     window: tuple[date, date] | None = None,
+    salt: str | None = None,
 ) -> LoadReport:
     """Load the configured source of `table` for the days in `window` (inclusive; None: all days,
-    and always for tables without a timestamp). One transaction: all or nothing."""
+    and always for tables without a timestamp). One transaction: all or nothing.
+
+    Whatever the window, a file that is new or changed since the previous load replaces every
+    row it contributed before, on every day, and a file no longer delivered takes its rows
+    with it: the tables are the same as after a full load. The duplicate rules compare rows
+    across all days of all files, so a window does not change which copy is kept. The erasure
+    list (landing/erasure.py) is applied with `salt`, the deployment's pseudonymization salt,
+    which is required once the list is not empty."""
     spec = TABLES[table]
     source = config.sources[table]
     columns = column_types(table, source)
@@ -134,6 +149,15 @@ def load_source(
     ensure_raw_tables(conn, schema)
     _ensure_column_types(conn, schema, table, columns)
     file_counts = f"{identifier(schema)}.{identifier(FILE_COUNT_TABLE)}"
+    fingerprints = {path: file_fingerprint(path) for path in files}
+    previous = dict(
+        conn.execute(
+            f"select source_file, fingerprint from {file_counts} where source_table = ?", [table]
+        ).fetchall()
+    )
+    # New or changed files are loaded on every day; so is everything when nothing is recorded.
+    changed = [path for path in files if previous.get(path) != fingerprints[path]]
+    gone = sorted(set(previous) - set(files))
     mapped: set[str] = set()
     file_warnings: dict[str, list[str]] = {}
     # Each file is also counted by a reader that is not the loader (landing/count.py), in a
@@ -158,6 +182,22 @@ def load_source(
     )
 
     params = _timestamp_params(source, config)
+    # Customers on the erasure list: their rows are not loaded (order lines: without the id).
+    erased, replaced_id = "false", ""
+    if CUSTOMER_COLUMN in columns and erasure_count(conn, schema):
+        if salt is None:
+            raise SourceError(
+                f"{schema}.erasures lists erased customers, but no pseudonymization salt was "
+                f"given to load {table}: pass the deployment's salt (PII_SALT)"
+            )
+        params["erasure_salt"] = salt
+        if table in ERASED_KEPT:
+            replaced_id = (
+                f"replace (case when {erased_sql(CUSTOMER_COLUMN, schema)} then null "
+                f"else {CUSTOMER_COLUMN} end as {CUSTOMER_COLUMN})"
+            )
+        else:
+            erased = erased_sql(CUSTOMER_COLUMN, schema)
     typed = ", ".join(
         f"{_typed(column, kind, source, config)} as {identifier(column)}"
         for column, kind in columns.items()
@@ -177,14 +217,17 @@ def load_source(
     ts = identifier(spec.timestamp) if spec.timestamp else None
     day, day_rules = "null::date", ""
     if ts:
+        # Today's rows, also those later today, are in today's partition (the shop's zone);
+        # from tomorrow on a row is in the future, quarantined until a load on its day.
         params["first_day"] = config.first_day
+        params["tomorrow"] = datetime.now(ZoneInfo(config.timezone)).date() + timedelta(days=1)
         day_rules = (
             f"when {ts} < $first_day then '{spec.timestamp} before first_day ' "
             f"|| cast($first_day as varchar) || ': ' || cast({ts} as varchar)\n"
-            f"when {ts} > now()::timestamp + interval 1 day then '{spec.timestamp} in the "
-            f"future: ' || cast({ts} as varchar)"
+            f"when {ts} >= $tomorrow then '{spec.timestamp} in the future (after today, ' "
+            f"|| cast($tomorrow - 1 as varchar) || '): ' || cast({ts} as varchar)"
         )
-        in_calendar = f"{ts} >= $first_day and {ts} <= now()::timestamp + interval 1 day"
+        in_calendar = f"{ts} >= $first_day and {ts} < $tomorrow"
         if config.last_day is not None:
             params["after_last_day"] = config.last_day + timedelta(days=1)
             day_rules += (
@@ -219,18 +262,24 @@ def load_source(
     data = ", ".join(identifier(c) for c in columns)
     window_filter = ""
     if window and ts:
-        params |= {"window_start": window[0], "window_end": window[1]}
+        params |= {"window_start": window[0], "window_end": window[1], "changed": changed}
         window_filter = (
-            "where _partition_day is null or _partition_day between $window_start and $window_end"
+            "where _partition_day is null or _partition_day between $window_start and $window_end "
+            "or _source_file in (select unnest($changed))"
         )
+    else:
+        changed = files
     conn.execute("begin transaction")
     try:
         conn.execute(
             f"""
             create or replace temp table _classified as
-            with typed as (
-                select {typed}, {raw_values}, _source_file, _row_number, _reject, _note
-                from _incoming
+            with incoming as (
+                select * {replaced_id}, {erased} as _erased from _incoming
+            ),
+            typed as (
+                select {typed}, {raw_values}, _source_file, _row_number, _reject, _note, _erased
+                from incoming
             ),
             checked as (
                 select * {"replace (" + ", ".join(replaced) + ")" if replaced else ""},
@@ -246,35 +295,47 @@ def load_source(
                 select *,
                     row_number() over (partition by {data} order by _source_file, _row_number) as _copy
                 from checked
-                {window_filter}
+            ),
+            classified as (
+                -- every row of every file, so that the window does not decide which copy is kept
+                select * exclude (_copy, _rule, _reject),
+                    case when _rule is not null then _rule
+                         when _copy > 1 then 'exact duplicate of an earlier row'
+                         {key_rule}
+                    end as _reason
+                from ranked
             )
-            select * exclude (_copy, _rule, _reject),
-                case when _rule is not null then _rule
-                     when _copy > 1 then 'exact duplicate of an earlier row'
-                     {key_rule}
-                end as _reason
-            from ranked
+            select * from classified
+            {window_filter}
             """,
             params,
         )
         if window:
-            conn.execute(f"delete from {target} where _partition_day between ? and ?", list(window))
+            replaced_files = changed + gone
+            conn.execute(
+                f"delete from {target} where _partition_day between ? and ? "
+                "or _source_file in (select unnest(?))",
+                [*window, replaced_files],
+            )
             scope = (
                 "source_table = $table and (partition_day between $window_start and $window_end "
-                "or (partition_day is null and source_file in (select unnest($files))))"
+                "or (partition_day is null and source_file in (select unnest($files))) "
+                "or source_file in (select unnest($replaced)))"
             )
             scope_params = {
                 "table": table,
                 "window_start": window[0],
                 "window_end": window[1],
                 "files": files,
+                "replaced": replaced_files,
             }
         else:
             conn.execute(f"delete from {target}")
             scope, scope_params = "source_table = $table", {"table": table}
         conn.execute(
             f"insert into {target} select {data}, _source_file, _row_number, _partition_day, "
-            "now() from _classified where _reason is null order by _source_file, _row_number"
+            "now() from _classified where _reason is null and not _erased "
+            "order by _source_file, _row_number"
         )
         conn.execute(f"delete from {quarantine} where {scope}", scope_params)
         # Personal values (PERSONAL_COLUMNS) are masked in the quarantine, and e-mail addresses
@@ -290,8 +351,8 @@ def load_source(
         )
         conn.execute(
             f"insert into {quarantine} select ?, _source_file, _row_number, _partition_day, "
-            f"{scrubbed_sql('_reason')}, {record}, now() from _classified where _reason is not null "
-            "order by _source_file, _row_number",
+            f"{scrubbed_sql('_reason')}, {record}, now() from _classified "
+            "where _reason is not null and not _erased order by _source_file, _row_number",
             [table],
         )
         conn.execute(f"delete from {load_log} where {scope}", scope_params)
@@ -301,10 +362,11 @@ def load_source(
         conn.execute(
             f"""
             insert into {load_log} (source_table, source_file, partition_day, rows_read,
-                rows_loaded, rows_quarantined, loaded_at, warnings)
+                rows_loaded, rows_quarantined, rows_erased, loaded_at, warnings)
             select ?, f.file, c._partition_day, count(c._source_file),
-                count(c._source_file) filter (where c._reason is null),
-                count(c._source_file) filter (where c._reason is not null), now(),
+                count(c._source_file) filter (where c._reason is null and not c._erased),
+                count(c._source_file) filter (where c._reason is not null and not c._erased),
+                count(c._source_file) filter (where c._erased), now(),
                 nullif(concat_ws('; ', any_value(f.warnings),
                     case when count(c._note) filter (where c._reason is null) > 0 then
                         cast(count(c._note) filter (where c._reason is null) as varchar)
@@ -318,8 +380,10 @@ def load_source(
             from (select unnest(?) as file, unnest(?) as warnings) f
             left join _classified c on c._source_file = f.file
             group by f.file, c._partition_day
+            -- a file without rows in the window has no entry, unless it has no rows at all
+            having count(c._source_file) > 0 or f.file not in (select unnest(?))
             """,
-            [table, files, warned],
+            [table, files, warned, [path for path, rows in read_by_loader.items() if rows]],
         )
         # The files of this load, each with its independent count (replacing the previous load's).
         in_window = dict(
@@ -327,7 +391,9 @@ def load_source(
         )
         conn.execute(f"delete from {file_counts} where source_table = ?", [table])
         conn.executemany(
-            f"insert into {file_counts} values (?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+            f"insert into {file_counts} (source_table, source_file, rows_in_file, counted_by, "
+            "count_note, rows_read_by_loader, rows_in_window, window_start, window_end, "
+            "counted_at, fingerprint) values (?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?)",
             [
                 [
                     table,
@@ -337,18 +403,22 @@ def load_source(
                     counts[path].note,
                     read_by_loader.get(path, 0),
                     in_window.get(path, 0),
-                    window[0] if window else None,
-                    window[1] if window else None,
+                    # a file loaded on every day has no window
+                    window[0] if window and path not in changed else None,
+                    window[1] if window and path not in changed else None,
+                    fingerprints[path],
                 ]
                 for path in files
             ],
         )
-        read, loaded = conn.execute(
-            "select count(*), count(*) filter (where _reason is null) from _classified"
+        read, loaded, erased_rows = conn.execute(
+            "select count(*), count(*) filter (where _reason is null and not _erased), "
+            "count(*) filter (where _erased) from _classified"
         ).fetchone()
         reasons: dict[str, int] = {}
         for reason, rows in conn.execute(
-            "select _reason, count(*) from _classified where _reason is not null group by 1"
+            "select _reason, count(*) from _classified where _reason is not null and not _erased "
+            "group by 1"
         ).fetchall():
             kind = reason_kind(reason)
             reasons[kind] = reasons.get(kind, 0) + rows
@@ -363,9 +433,27 @@ def load_source(
     except Exception:
         conn.execute("rollback")
         raise
-    warnings = tuple(warning for path in files for warning in file_warnings.get(path, [])) + tuple(
-        f"{path}: {rows} row(s) loaded with invalid bytes replaced by U+FFFD (lines "
-        f"{', '.join(map(str, lines))}{', ...' if rows > len(lines) else ''})"
-        for path, rows, lines in repaired
+    warnings = (
+        tuple(warning for path in files for warning in file_warnings.get(path, []))
+        + tuple(
+            f"{path}: {rows} row(s) loaded with invalid bytes replaced by U+FFFD (lines "
+            f"{', '.join(map(str, lines))}{', ...' if rows > len(lines) else ''})"
+            for path, rows, lines in repaired
+        )
+        + tuple(
+            f"{path}: no longer delivered (it was in the previous load); its rows were removed"
+            for path in gone
+        )
     )
-    return LoadReport(table, read, loaded, read - loaded, reasons, files, window, warnings)
+    return LoadReport(
+        table,
+        read,
+        loaded,
+        read - loaded - erased_rows,
+        reasons,
+        files,
+        window,
+        warnings,
+        erased_rows,
+        tuple(changed) if window else (),
+    )

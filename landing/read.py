@@ -46,6 +46,14 @@ def literal_path(path: str) -> str:
     return _GLOB_CHARACTERS.sub(lambda match: f"[{match.group()}]", path)
 
 
+def file_fingerprint(path: str | Path) -> str:
+    """A file's size and modification time: when it differs from the previous load's, the file
+    was re-delivered or corrected (the loader reloads it on every day, the landing sensor
+    launches a refresh). Cheap for any size; a rewrite with the same bytes counts as a change."""
+    stat = Path(path).stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
 def _other_file(error: duckdb.Error, path: str) -> SourceError | None:
     """The SourceError for a read that returned rows of another file than `path`, if it was one."""
     message = str(error)

@@ -36,7 +36,8 @@ def _independent_count_problems(
         f"""
         select fc.source_file, fc.rows_in_file, fc.counted_by, fc.count_note,
             fc.rows_read_by_loader, fc.rows_in_window, fc.window_start, fc.window_end,
-            (select coalesce(sum(log.rows_loaded + log.rows_quarantined), 0)
+            (select coalesce(sum(log.rows_loaded + log.rows_quarantined
+                + coalesce(log.rows_erased, 0)), 0)
              from {identifier(schema)}.{identifier(LOAD_LOG_TABLE)} log
              where log.source_table = fc.source_table and log.source_file = fc.source_file
                and (fc.window_start is null or log.partition_day is null
@@ -64,7 +65,8 @@ def _independent_count_problems(
             if in_file != accounted:
                 problems.append(
                     f"{name}: {in_file} rows in the file by the {method}, but loaded + "
-                    f"quarantined {accounted} (summed over {days} day(s) of raw.load_log){detail}"
+                    f"quarantined + erased {accounted} (summed over {days} day(s) of "
+                    f"raw.load_log){detail}"
                 )
         elif in_file != read:
             problems.append(
@@ -75,13 +77,14 @@ def _independent_count_problems(
 
 
 def reconcile(conn: duckdb.DuckDBPyConnection, table: str, schema: str = "raw") -> list[str]:
-    """Per source file and day: rows read = loaded + quarantined, and the loaded and quarantined
-    rows are in their tables; per file: its independent count = loaded + quarantined (see
+    """Per source file and day: rows read = loaded + quarantined + erased (customers on the
+    erasure list), and the loaded and quarantined rows are in their tables; per file: its
+    independent count = loaded + quarantined + erased (see
     INDEPENDENT_COUNT_SCOPE). Returns the discrepancies (empty when every row is accounted for)."""
     rows = conn.execute(
         f"""
         select log.source_file, log.partition_day, log.rows_read, log.rows_loaded,
-            log.rows_quarantined,
+            log.rows_quarantined, coalesce(log.rows_erased, 0),
             (select count(*) from {identifier(schema)}.{identifier(table)} t
              where t._source_file = log.source_file
                and t._partition_day is not distinct from log.partition_day),
@@ -95,11 +98,15 @@ def reconcile(conn: duckdb.DuckDBPyConnection, table: str, schema: str = "raw") 
         [table],
     ).fetchall()
     problems = []
-    for source_file, day, read, loaded, quarantined, in_table, in_quarantine in rows:
-        if read != loaded + quarantined or loaded != in_table or quarantined != in_quarantine:
+    for source_file, day, read, loaded, quarantined, erased, in_table, in_quarantine in rows:
+        if (
+            read != loaded + quarantined + erased
+            or loaded != in_table
+            or quarantined != in_quarantine
+        ):
             problems.append(
                 f"{Path(source_file).name} day {day or '(none)'}: read {read}, loaded {loaded} "
                 f"({in_table} in {table}), quarantined {quarantined} ({in_quarantine} in "
-                f"{QUARANTINE_TABLE})"
+                f"{QUARANTINE_TABLE}), erased {erased}"
             )
     return problems + _independent_count_problems(conn, table, schema)

@@ -20,6 +20,7 @@ FILE_COUNT_TABLE = "file_counts"
 # Canonical columns that hold personal data. Their values live only in raw.<table>; in the
 # quarantine (its record and reason) they are masked (see masked_sql).
 PERSONAL_COLUMNS: dict[str, tuple[str, ...]] = {"customers": ("email", "first_name", "last_name")}
+CUSTOMER_COLUMN = "customer_id"  # the customer a row belongs to (landing/erasure.py)
 # An e-mail address anywhere in a text (a reason quoting a line): masked by scrubbed_sql.
 _EMAIL_IN_TEXT = r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*"
 
@@ -190,6 +191,12 @@ def ensure_raw_tables(conn: duckdb.DuckDBPyConnection, schema: str) -> None:
         f"alter table {identifier(schema)}.{identifier(LOAD_LOG_TABLE)} "
         "add column if not exists warnings varchar"
     )
+    # rows_erased: rows of customers on the erasure list (landing/erasure.py), neither loaded nor
+    # quarantined: rows_read = rows_loaded + rows_quarantined + rows_erased.
+    conn.execute(
+        f"alter table {identifier(schema)}.{identifier(LOAD_LOG_TABLE)} "
+        "add column if not exists rows_erased bigint default 0"
+    )
     # rows_in_file: the independent count (null: not countable, count_note says why);
     # rows_read_by_loader: the rows DuckDB read from the whole file, every day;
     # rows_in_window: those of them in the load's window (all of them when the load covered the
@@ -199,4 +206,10 @@ def ensure_raw_tables(conn: duckdb.DuckDBPyConnection, schema: str) -> None:
         "source_table varchar, source_file varchar, rows_in_file bigint, counted_by varchar, "
         "count_note varchar, rows_read_by_loader bigint, rows_in_window bigint, "
         "window_start date, window_end date, counted_at timestamp)"
+    )
+    # fingerprint: the file's size and modification time at that load (landing.read
+    # file_fingerprint); a file whose fingerprint changed is reloaded on every day.
+    conn.execute(
+        f"alter table {identifier(schema)}.{identifier(FILE_COUNT_TABLE)} "
+        "add column if not exists fingerprint varchar"
     )

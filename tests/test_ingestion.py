@@ -6,12 +6,14 @@ of every fault real exports have; the expected outcome of each line is spelled o
 
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
 import yaml
 
 from landing import ConfigError, SourceError, load_config, load_source, reconcile
+from landing.erasure import erase_from_raw, record_erasure
 from orchestration.defs.partitions import month_partitions
 from orchestration.gallery import run_make_run
 
@@ -222,21 +224,17 @@ def test_reloading_a_day_replaces_exactly_that_day(conn, tmp_path):
     first = conn.execute(snapshot).fetchall()
     load_source(conn, config, "order_lines", window=day)  # same files: idempotent
     assert conn.execute(snapshot).fetchall() == first
-    # The export for 2 June is corrected: only that day changes.
-    _write_lines(
-        tmp_path / "landing" / "a.csv",
-        [
-            lines[0],
-            "2,P2,B,7,2010-06-02 11:00:00,4.0,C2,UK",
-            "3,P3,C,9,2010-06-03 12:00:00,5.0,C3,UK",
-        ],
-    )
+    # A second file for 2 June arrives: only that day is reloaded; the first file is unchanged,
+    # so its other days are not read into the load.
+    _write_lines(tmp_path / "landing" / "b.csv", ["4,P4,D,4,2010-06-02 13:00:00,6.0,C4,UK"])
     report = load_source(conn, config, "order_lines", window=day)
-    assert report.rows_read == 1
+    assert report.rows_read == 2  # 2 June: one row of each file
+    assert report.reloaded_files == (str(tmp_path / "landing" / "b.csv"),)
     assert conn.execute(snapshot).fetchall() == [
         ("1", 1, date(2010, 6, 1)),
-        ("2", 7, date(2010, 6, 2)),
+        ("2", 2, date(2010, 6, 2)),
         ("3", 3, date(2010, 6, 3)),  # outside the window: untouched
+        ("4", 4, date(2010, 6, 2)),
     ]
     assert reconcile(conn, "order_lines") == []
 
@@ -319,3 +317,163 @@ def test_pipeline_quarantined_nothing_from_the_clean_synthetic_shop(warehouse):
         "select sum(rows_read), sum(rows_loaded) from raw.load_log"
     ).fetchone()
     assert logged[0] == logged[1] > 0
+
+
+SNAPSHOT = (
+    "select order_id, line_number, quantity, customer_id, _source_file, _partition_day "
+    "from raw.order_lines order by all"
+)
+QUARANTINE = (
+    "select source_file, row_number, partition_day, reason from raw.quarantine order by all"
+)
+LOG = (
+    "select source_file, partition_day, rows_read, rows_loaded, rows_quarantined, rows_erased "
+    "from raw.load_log order by all"
+)
+
+
+def _state(conn: duckdb.DuckDBPyConnection) -> tuple[list, list, list]:
+    return tuple(conn.execute(query).fetchall() for query in (SNAPSHOT, QUARANTINE, LOG))
+
+
+def _day_by_day(conn, config, first: date, last: date) -> None:
+    day = first
+    while day <= last:
+        load_source(conn, config, "order_lines", window=(day, day))
+        day += timedelta(days=1)
+
+
+def test_duplicate_key_rule_is_the_same_whatever_the_window(tmp_path):
+    """The same order line with different values on two days: a full load and day-by-day loads
+    keep the same copy and quarantine the other (before, day-by-day loads kept both)."""
+    path = tmp_path / "landing" / "a.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        HEADER.replace("\n", ",Line\n")
+        + "1,P1,A,1,2010-06-01 10:00:00,3.5,C1,UK,1\n"
+        + "1,P1,A,5,2010-06-03 10:00:00,3.5,C1,UK,1\n"  # order 1 line 1 again, other values
+        + "2,P2,B,2,2010-06-02 11:00:00,4.0,C2,UK,1\n"
+    )
+    config_path = _config(tmp_path)
+    config = yaml.safe_load(config_path.read_text())
+    config["sources"]["order_lines"]["columns"]["line_number"] = "Line"
+    config_path.write_text(yaml.safe_dump(config))
+    config = load_config(config_path)
+    with duckdb.connect() as full, duckdb.connect() as daily:
+        load_source(full, config, "order_lines")
+        _day_by_day(daily, config, date(2010, 6, 1), date(2010, 6, 3))
+        assert _state(daily)[:2] == _state(full)[:2]
+        (quarantined,) = full.execute("select row_number, reason from raw.quarantine").fetchall()
+        assert quarantined[0] == 3 and "duplicate order_id/line_number" in quarantined[1]
+        assert reconcile(daily, "order_lines") == [] and reconcile(full, "order_lines") == []
+
+
+def test_a_corrected_file_replaces_its_rows_on_every_day(conn, tmp_path):
+    """A corrected file moves order 2 from 2 June to 5 June and fixes order 3 (3 June); a refresh
+    of 5 June only replaces every row the file contributed, with quarantine and load log to
+    match: the tables equal a full load's. A file no longer delivered takes its rows with it."""
+    landing = tmp_path / "landing"
+    _write_lines(
+        landing / "a.csv",
+        [
+            "1,P1,A,1,2010-06-01 10:00:00,3.5,C1,UK",
+            "2,P2,B,2,2010-06-02 11:00:00,4.0,C2,UK",
+            "3,P3,C,0,2010-06-03 12:00:00,5.0,C3,UK",  # quantity 0: quarantined
+        ],
+    )
+    _write_lines(landing / "b.csv", ["4,P4,D,4,2010-06-04 13:00:00,6.0,C4,UK"])
+    config = load_config(_config(tmp_path))
+    load_source(conn, config, "order_lines")
+    corrected = [
+        "1,P1,A,1,2010-06-01 10:00:00,3.5,C1,UK",
+        "2,P2,B,2,2010-06-05 11:00:00,4.0,C2,UK",
+        "3,P3,C,3,2010-06-03 12:00:00,5.0,C3,UK",
+    ]
+    _write_lines(landing / "a.csv", corrected)
+    report = load_source(conn, config, "order_lines", window=(date(2010, 6, 5), date(2010, 6, 5)))
+    assert report.reloaded_files == (str(landing / "a.csv"),)
+    with duckdb.connect() as reference:
+        load_source(reference, config, "order_lines")
+        assert _state(conn) == _state(reference)
+    orders = conn.execute("select order_id, _partition_day from raw.order_lines order by 1")
+    assert orders.fetchall() == [
+        ("1", date(2010, 6, 1)),
+        ("2", date(2010, 6, 5)),  # moved: no copy left on 2 June
+        ("3", date(2010, 6, 3)),  # corrected: loaded, out of the quarantine
+        ("4", date(2010, 6, 4)),
+    ]
+    assert conn.execute("select count(*) from raw.quarantine").fetchone() == (0,)
+    assert reconcile(conn, "order_lines") == []
+
+    (landing / "b.csv").unlink()  # no longer delivered
+    report = load_source(conn, config, "order_lines", window=(date(2010, 6, 1), date(2010, 6, 1)))
+    assert any("b.csv: no longer delivered" in warning for warning in report.warnings)
+    assert conn.execute("select count(*) from raw.order_lines where order_id = '4'").fetchone() == (
+        0,
+    )
+    assert reconcile(conn, "order_lines") == []
+
+
+def test_rows_later_today_are_loaded_into_today_and_tomorrow_is_the_future(conn, tmp_path):
+    """A row stamped later today (the shop's zone) is loaded into today's partition by a refresh
+    of today; one stamped tomorrow is quarantined as in the future, not left out unseen."""
+    zone = ZoneInfo("Europe/London")
+    now = datetime.now(zone)
+    today = now.date()
+    later_today = datetime.combine(today, datetime.max.time()).replace(microsecond=0)
+    tomorrow = later_today + timedelta(seconds=1)
+    _write_lines(
+        tmp_path / "landing" / "a.csv",
+        [
+            f"1,P1,A,1,{now:%Y-%m-%d %H:%M:%S},3.5,C1,UK",
+            f"2,P2,B,1,{later_today:%Y-%m-%d %H:%M:%S},3.5,C1,UK",
+            f"3,P3,C,1,{tomorrow:%Y-%m-%d %H:%M:%S},3.5,C1,UK",
+        ],
+    )
+    config = load_config(_config(tmp_path))
+    load_source(conn, config, "order_lines")  # the first load: every day
+    report = load_source(conn, config, "order_lines", window=(today, today))
+    assert (report.rows_loaded, report.rows_quarantined) == (2, 1)
+    assert conn.execute(
+        "select order_id, _partition_day from raw.order_lines order by 1"
+    ).fetchall() == [
+        ("1", today),
+        ("2", today),
+    ]
+    (reason,) = conn.execute("select reason from raw.quarantine").fetchone()
+    assert reason.startswith(f"ordered_at in the future (after today, {today})")
+    assert reconcile(conn, "order_lines") == []
+
+
+def test_the_erasure_list_is_applied_on_every_load(conn, tmp_path):
+    """An erased customer's order lines are loaded without their id (revenue unchanged), their
+    other rows are counted as erased, not loaded, and the reconciliation holds, before and after
+    erase_from_raw, and on a reload of the same files."""
+    lines = [
+        "1,P1,A,1,2010-06-01 10:00:00,3.5,C1,UK",
+        "2,P2,B,2,2010-06-02 11:00:00,4.0,C2,UK",
+        "3,P3,C,0,2010-06-02 12:00:00,5.0,C2,UK",  # quarantined: quantity 0
+    ]
+    _write_lines(tmp_path / "landing" / "a.csv", lines)
+    config = load_config(_config(tmp_path))
+    revenue = "select sum(quantity * unit_price), count(*) from raw.order_lines"
+    load_source(conn, config, "order_lines")
+    before = conn.execute(revenue).fetchone()
+    assert record_erasure(conn, "C2", "salt") and not record_erasure(conn, "C2", "salt")
+    with pytest.raises(SourceError, match="no pseudonymization salt"):
+        load_source(conn, config, "order_lines")
+    affected = erase_from_raw(conn, "C2", "salt")
+    assert affected["order_lines"] == 1
+    assert conn.execute(revenue).fetchone() == before
+    assert reconcile(conn, "order_lines") == []
+    snapshot = _state(conn)
+    load_source(conn, config, "order_lines", salt="salt")
+    assert _state(conn) == snapshot  # a reload does not bring the id back
+    assert conn.execute(
+        "select count(*) from raw.order_lines where customer_id = 'C2'"
+    ).fetchone() == (0,)
+    records = conn.execute("select record::varchar from raw.quarantine").fetchall()
+    assert records and not any("C2" in record for (record,) in records)
+    assert reconcile(conn, "order_lines") == []
+    with pytest.raises(SourceError, match="no pseudonymization salt"):
+        load_source(conn, config, "order_lines", salt=None)

@@ -53,15 +53,24 @@ def build_raw_asset(
                     metadata={**table_metadata(conn, RAW_SCHEMA, table), "source": "not configured"}
                 )
             try:
-                report = load_source(conn, config, table, RAW_SCHEMA, window)
+                report = load_source(
+                    conn, config, table, RAW_SCHEMA, window, salt=settings.pii_salt
+                )
             except SourceError as error:
                 raise dg.Failure(str(error)) from None
             metadata = table_metadata(conn, RAW_SCHEMA, table)
         days = f" for {window[0]}..{window[1]}" if window else ""
         context.log.info(
             f"{table}{days}: read {report.rows_read:,}, loaded {report.rows_loaded:,}, "
-            f"quarantined {report.rows_quarantined:,} {report.reasons or ''}"
+            f"quarantined {report.rows_quarantined:,}"
+            + (f", erased {report.rows_erased:,}" if report.rows_erased else "")
+            + f" {report.reasons or ''}"
         )
+        if report.reloaded_files:
+            context.log.info(
+                f"New or changed since the previous load, reloaded on every day: "
+                f"{', '.join(report.reloaded_files)}"
+            )
         for warning in report.warnings:
             context.log.warning(warning)
         return dg.MaterializeResult(
@@ -70,6 +79,7 @@ def build_raw_asset(
                 "rows_read": report.rows_read,
                 "rows_loaded": report.rows_loaded,
                 "rows_quarantined": report.rows_quarantined,
+                "rows_erased": report.rows_erased,
                 "quarantine_reasons": dg.MetadataValue.json(report.reasons),
                 "source_files": report.files,
                 "warnings": dg.MetadataValue.json(list(report.warnings)),
