@@ -163,6 +163,17 @@ class Settings:
         return resolve_pii_salt(self.config)
 
     @property
+    def platform_paths(self) -> tuple[Path, ...]:
+        """What the platform writes under data_dir: never a landing file."""
+        return (
+            self.duckdb_path,
+            self.dbt_target_dir,
+            self.model_dir,
+            self.export_dir,
+            self.report_dir,
+        )
+
+    @property
     def dagster_home(self) -> Path:
         return Path(os.environ.get("DAGSTER_HOME") or self.state_dir / "dagster").resolve()
 
@@ -175,13 +186,47 @@ class Settings:
         return os.environ.get("REFRESH_TIMEZONE", "UTC")
 
 
+def _static_prefix(pattern: Path) -> Path:
+    """The folder a glob starts from: its parts before the first one with a pattern character."""
+    parts = []
+    for part in pattern.parts:
+        if any(char in part for char in "*?["):
+            break
+        parts.append(part)
+    return Path(*parts)
+
+
+def check_landing_is_separate(settings: Settings) -> None:
+    """Refuse a source whose files could be ones the platform writes (the warehouse, models,
+    exports, reports, dbt's folder): a glob such as `data/**/*.csv` would otherwise load the
+    platform's own exports back as orders. Raises landing.ConfigError naming the key."""
+    config = settings.config
+    where = settings.config_path
+    for table, source in config.sources.items():
+        pattern = config.resolve(source.path)
+        prefix = _static_prefix(pattern)
+        for written in settings.platform_paths:
+            inside = prefix == written or written in prefix.parents
+            reaches = "**" in source.path and prefix in written.parents
+            matched = [path for path in config.source_files(table) if written in path.parents]
+            if inside or reaches or matched:
+                raise ConfigError(
+                    f"{where}: sources.{table}.path: {source.path!r} "
+                    + (f"matches {matched[0]}, " if matched else "can match files ")
+                    + f"in {written}, which the platform writes (data_dir: "
+                    f"{config.data_dir}); keep landing files in their own folder"
+                )
+
+
 @functools.cache
 def get_settings() -> Settings:
     """The deployment named by SHOP_CONFIG (`make run CONFIG=...` sets it), read once.
 
-    Raises landing.ConfigError, naming the file and the key, for an invalid config, and for a
-    config with real data but no pseudonymization salt (resolve_pii_salt)."""
+    Raises landing.ConfigError, naming the file and the key, for an invalid config, for a
+    config with real data but no pseudonymization salt (resolve_pii_salt), and for a source
+    that could read what the platform writes (check_landing_is_separate)."""
     path = Path(os.environ.get("SHOP_CONFIG") or DEFAULT_CONFIG).expanduser().resolve()
     settings = Settings(path, load_config(path))
     resolve_pii_salt(settings.config)  # refuse to run on real data without a secret salt
+    check_landing_is_separate(settings)
     return settings

@@ -16,6 +16,7 @@ import yaml
 from landing import ConfigError, load_config
 from landing.config import known_zones
 from orchestration.instance import INSTANCE_YAML, ensure_instance
+from orchestration.settings import Settings, check_landing_is_separate
 
 CONFIG = """\
 name: shop
@@ -215,3 +216,34 @@ def test_the_platforms_own_dagster_yaml_is_rewritten_without_a_backup(tmp_path, 
     ensure_instance(home)
     assert (home / "dagster.yaml").read_text() == INSTANCE_YAML
     assert not (home / "dagster.yaml.bak").exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "said", "written"),
+    [
+        ("exports/*.csv", "matches", "exports"),  # inside a folder the platform writes
+        ("models/**", "can match files in", "models"),  # even before it holds files
+        ("**/*.csv", "can match files in", "warehouse.duckdb"),  # recursive from above them
+        ("*/*.csv", "matches", "exports"),  # one level down: caught by what it matches now
+    ],
+)
+def test_a_source_that_could_read_the_platforms_own_files_is_refused(tmp_path, path, said, written):
+    """Landing files and what the platform writes (warehouse, models, exports, reports) stay
+    apart: a glob that reaches the exports would load them back as orders."""
+    config = _write(tmp_path)
+    config.write_text(config.read_text().replace("path: landing/*.csv", f"path: '{path}'"))
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / "customer_360.csv").write_text("customer_id\n1\n")
+    settings = Settings(config, load_config(config))
+    with pytest.raises(ConfigError) as error:
+        check_landing_is_separate(settings)
+    message = str(error.value)
+    assert message.startswith(f"{config}: sources.order_lines.path: '{path}' {said}")
+    assert f"{tmp_path / written}, which the platform writes" in message
+
+
+def test_landing_files_beside_the_platforms_folders_are_fine(tmp_path):
+    config = _write(tmp_path)
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / "customer_360.csv").write_text("customer_id\n1\n")
+    check_landing_is_separate(Settings(config, load_config(config)))  # landing/*.csv
