@@ -61,6 +61,9 @@ class LoadReport:
     # Files new or changed since the previous load (by size and modification time): each was
     # reloaded on every day it has rows, whatever the window.
     reloaded_files: tuple[str, ...] = ()
+    # The first and last day whose rows this load replaced: the window, widened by the days the
+    # reloaded files' rows were on before and are on now. None: every day (a load without window).
+    days: tuple[date, date] | None = None
 
 
 _QUOTE = "''''"  # SQL for one quote character, to quote an offending value in a reason
@@ -312,6 +315,12 @@ def load_source(
         )
         if window:
             replaced_files = changed + gone
+            days = conn.execute(
+                f"select least(min(day), $first), greatest(max(day), $last) from ("
+                f"select _partition_day as day from {target} where _source_file in "
+                "(select unnest($files)) union all select _partition_day from _classified)",
+                {"first": window[0], "last": window[1], "files": replaced_files},
+            ).fetchone()
             conn.execute(
                 f"delete from {target} where _partition_day between ? and ? "
                 "or _source_file in (select unnest(?))",
@@ -330,6 +339,7 @@ def load_source(
                 "replaced": replaced_files,
             }
         else:
+            days = None
             conn.execute(f"delete from {target}")
             scope, scope_params = "source_table = $table", {"table": table}
         conn.execute(
@@ -456,4 +466,5 @@ def load_source(
         warnings,
         erased_rows,
         tuple(changed) if window else (),
+        days,
     )

@@ -392,6 +392,8 @@ def test_a_corrected_file_replaces_its_rows_on_every_day(conn, tmp_path):
     _write_lines(landing / "a.csv", corrected)
     report = load_source(conn, config, "order_lines", window=(date(2010, 6, 5), date(2010, 6, 5)))
     assert report.reloaded_files == (str(landing / "a.csv"),)
+    # the days whose rows changed: a.csv's before (1, 2 June) and now (1, 3, 5 June)
+    assert report.days == (date(2010, 6, 1), date(2010, 6, 5))
     with duckdb.connect() as reference:
         load_source(reference, config, "order_lines")
         assert _state(conn) == _state(reference)

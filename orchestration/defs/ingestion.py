@@ -11,7 +11,7 @@ import dagster as dg
 
 from landing import TABLES, SourceError, ensure_raw_tables, load_source, reconcile
 from landing.reconcile import INDEPENDENT_COUNT_SCOPE
-from orchestration.defs.partitions import run_days
+from orchestration.defs.partitions import RELOADED_DAYS_KEY, format_days, run_days
 from orchestration.lib.warehouse import WarehouseResource, table_metadata
 from orchestration.settings import DUCKDB_POOL, RAW_SCHEMA, SOURCE_TABLES, Settings
 
@@ -83,6 +83,8 @@ def build_raw_asset(
                 "quarantine_reasons": dg.MetadataValue.json(report.reasons),
                 "source_files": report.files,
                 "warnings": dg.MetadataValue.json(list(report.warnings)),
+                # the daily dbt models rebuild these days (transform.py reloaded_days)
+                **({RELOADED_DAYS_KEY: format_days(report.days)} if partitioned else {}),
             }
         )
 

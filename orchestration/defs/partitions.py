@@ -71,6 +71,28 @@ def all_days_tags(config: Config) -> dict[str, str]:
     return days_tags(config, *calendar_days(config))
 
 
+# Raw asset metadata: the days whose rows a load replaced (the run's days, widened by those of a
+# new or corrected file's rows before and after), which the daily dbt models then rebuild.
+RELOADED_DAYS_KEY = "reloaded_days"
+EVERY_DAY = "every day"
+
+
+def format_days(days: tuple[date, date] | None) -> str:
+    """`2026-10-01..2026-10-31`, or EVERY_DAY for None."""
+    return f"{days[0].isoformat()}..{days[1].isoformat()}" if days else EVERY_DAY
+
+
+def widen_days(days: tuple[date, date] | None, reloaded: list[str]) -> tuple[date, date] | None:
+    """The run's days widened by the raw loads' RELOADED_DAYS_KEY values (None: every day)."""
+    if days is None or EVERY_DAY in reloaded:
+        return None
+    first, last = days
+    for value in reloaded:
+        start, end = (date.fromisoformat(part) for part in value.split(".."))
+        first, last = min(first, start), max(last, end)
+    return first, last
+
+
 def run_days(tags: Mapping[str, str], config: Config) -> tuple[date, date] | None:
     """The days (inclusive) a run reloads: its exact-day tags when it has them (the schedule,
     the sensor, `make run`), else every day of its months (a run or backfill launched from the
