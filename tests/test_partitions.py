@@ -20,7 +20,8 @@ from orchestration.defs.partitions import (
     month_partitions,
     run_days,
 )
-from orchestration.settings import get_settings
+from orchestration.defs.schedules import build_refresh
+from orchestration.settings import Settings, get_settings
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +87,17 @@ def test_the_daily_schedule_reloads_yesterday_and_today():
         "2026-10-01",
         "2026-11-01",
     )
+
+
+def test_the_daily_schedule_takes_today_in_the_shops_time_zone(tmp_path):
+    """At 05:00 UTC on 1 November it is still 31 October in Los Angeles: a shop there reloads
+    30 and 31 October (before, 31 October and 1 November, a day that had not begun)."""
+    text = get_settings().config_path.read_text()
+    path = tmp_path / "shop.yml"  # the schedule needs no file the config names
+    path.write_text(text.replace("timezone: UTC", "timezone: America/Los_Angeles"))
+    settings = Settings(path, load_config(path))
+    _, schedule, _ = build_refresh(settings, month_partitions(settings.config))
+    when = datetime(2026, 11, 1, 5, tzinfo=ZoneInfo("UTC"))
+    request = schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=when))
+    tags = request.run_requests[0].tags
+    assert (tags[FIRST_DAY_TAG], tags[LAST_DAY_TAG]) == ("2026-10-30", "2026-10-31")

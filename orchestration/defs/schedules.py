@@ -9,6 +9,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
@@ -51,7 +52,8 @@ def build_refresh(
         description="Every day: reload yesterday and today, then rebuild features and scores.",
     )
     def daily_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        today = context.scheduled_execution_time.date()
+        # Today in the shop's zone, not the schedule's: rows stamped later today are in it.
+        today = context.scheduled_execution_time.astimezone(ZoneInfo(config.timezone)).date()
         return dg.RunRequest(tags=days_tags(config, today - timedelta(days=1), today))
 
     @dg.sensor(
