@@ -997,7 +997,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--keep", action="store_true", help="keep the temporary folder (warehouse, logs)"
     )
+    parser.add_argument(
+        "--lines",
+        metavar="FILE_SIZE",
+        help="instead of the pipeline runs: the line-numbering benchmark on a generated CSV of "
+        "this size (200MB, 2GB; orchestration/benchmark_lines.py), saved as "
+        "benchmarks/lines-<size>.json",
+    )
+    parser.add_argument(
+        "--lines-dir",
+        help="folder for --lines' CSV and warehouse, kept (a file of the same size is reused); "
+        "default: a temporary folder, removed",
+    )
     args = parser.parse_args(argv)
+    if args.lines:
+        from orchestration.benchmark_lines import main_lines, parse_bytes
+
+        try:
+            parse_bytes(args.lines)
+        except ValueError as error:
+            parser.error(str(error))
+        return main_lines(args.lines, args.lines_dir, RESULTS_DIR)
     try:
         customers = parse_size(args.size)
     except ValueError as error:

@@ -1,8 +1,12 @@
 """`make benchmark`'s pure parts: SIZE parsing, result file names, stage attribution of memory
 samples and step times, the table. No run: the benchmark itself is run by hand."""
 
+import duckdb
+import numpy as np
 import pytest
 
+from landing import load_config, load_source
+from landing.read import _line_numbers as _exact_line_numbers
 from orchestration.benchmark import (
     OUTSIDE_STEPS,
     STAGES,
@@ -14,6 +18,15 @@ from orchestration.benchmark import (
     stage_peaks,
     stage_seconds,
 )
+from orchestration.benchmark_lines import (
+    KINDS,
+    TABLE,
+    check,
+    generate,
+    parse_bytes,
+    write_config,
+)
+from orchestration.benchmark_lines import size_label as size_label_bytes
 
 
 @pytest.mark.parametrize(
@@ -134,3 +147,91 @@ def test_comparison_with_the_previous_result() -> None:
     assert rows["full refresh 2 wall"] == ["80.0 s", "120 s", "1.50"]
     assert rows["code location load"] == ["3.0 s", "3.0 s", "1.00"]
     assert comparison_rows({"something": "else"}, _result(1.0)) == []
+
+
+# ----------------------------------------------------------------------------------------------
+# `--lines`: the line-numbering benchmark's generator and check, on a tiny file (the benchmark
+# itself, 200MB and 2GB, is run by hand).
+
+
+@pytest.mark.parametrize(
+    ("text", "size", "label"),
+    [("2GB", 2_000_000_000, "2GB"), ("200mb", 200_000_000, "200MB"), ("1.5GB", 1_500_000_000,
+     "1500MB"), ("1MiB", 1_048_576, "1048576B"), ("500kB", 500_000, "500kB")],
+)  # fmt: skip
+def test_lines_sizes(text: str, size: int, label: str) -> None:
+    assert parse_bytes(text) == size
+    assert size_label_bytes(size) == label
+
+
+@pytest.mark.parametrize("text", ["", "GB", "2TB", "-1GB", "10"])
+def test_lines_sizes_rejected(text: str) -> None:
+    with pytest.raises(ValueError, match="--lines"):
+        parse_bytes(text)
+
+
+def _load_lines(folder, size: int = 1_000_000):
+    generated = generate(folder / "landing" / "lines.csv", size, progress=False)
+    conn = duckdb.connect(str(folder / "warehouse.duckdb"))
+    report = load_source(conn, load_config(write_config(folder)), TABLE)
+    return generated, conn, report
+
+
+def test_lines_generator_is_reproducible_and_has_every_bad_kind(tmp_path) -> None:
+    first = generate(tmp_path / "a.csv", 1_000_000, progress=False)
+    second = generate(tmp_path / "b.csv", 1_000_000, progress=False)
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    assert first.size == (tmp_path / "a.csv").stat().st_size >= 1_000_000
+    data = (tmp_path / "a.csv").read_bytes()
+    assert first.lines == data.count(b"\n")
+    assert np.array_equal(first.bad_lines, second.bad_lines)
+    assert all(count > 0 for count in first.kind_counts().values())
+    lines = data.split(b"\n")
+    for line, code in zip(first.bad_lines.tolist(), first.bad_kinds.tolist(), strict=True):
+        text = lines[line - 1]
+        kind = KINDS[code - 1]
+        if kind == "blank":
+            assert text == b""
+        else:  # each record starts with its own line number
+            assert text.lstrip(b"C").startswith(f"{line},".encode()), (kind, text)
+        if kind == "bytes":
+            assert b"\xe9" in text
+
+
+def test_lines_check_passes_on_exact_numbers_and_fails_on_one_wrong_line(tmp_path) -> None:
+    generated, conn, report = _load_lines(tmp_path)
+    with conn:
+        result = check(conn, generated)
+        assert result["problems"] == []
+        assert result["exact"]
+        assert (report.rows_read, report.rows_loaded) == (generated.records, generated.loaded)
+        assert result["loaded_rows_checked"] == generated.loaded
+        conn.execute(
+            "update raw.quarantine set row_number = row_number + 1 where row_number = "
+            "(select max(row_number) from raw.quarantine)"
+        )
+        conn.execute(
+            "update raw.order_lines set _row_number = _row_number - 1 where _row_number = "
+            "(select max(_row_number) from raw.order_lines)"
+        )
+        problems = check(conn, generated)["problems"]
+    assert any("quarantined but not expected [" in problem for problem in problems)
+    assert any(problem.startswith("raw.order_lines: 1 rows whose") for problem in problems)
+
+
+def test_lines_check_fails_when_numbering_ignores_line_breaks_and_blanks(
+    tmp_path, monkeypatch
+) -> None:
+    """Numbering each record as one line (the old behaviour, which the loader falls back to when
+    the scan disagrees with DuckDB) is caught, for loaded and quarantined rows alike."""
+    monkeypatch.setattr("landing.read._line_numbers", _item_numbers)
+    generated, conn, _ = _load_lines(tmp_path)
+    with conn:
+        result = check(conn, generated)
+    assert not result["exact"]
+    assert any(problem.startswith("quarantine:") for problem in result["problems"])
+    assert any("not the line in their Invoice" in problem for problem in result["problems"])
+
+
+def _item_numbers(starts, records, good, rejected):
+    return _exact_line_numbers([(0, 2, 2)], None, good, rejected)
