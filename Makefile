@@ -11,7 +11,7 @@ DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/se
 CONFIG ?= configs/synthetic.yml
 export SHOP_CONFIG := $(abspath $(CONFIG))
 
-.PHONY: setup browser run report test ui lint format benchmark gallery clean
+.PHONY: setup browser run report erase test ui lint format benchmark gallery clean
 
 setup: $(INSTALLED) $(MANIFEST)
 
@@ -33,6 +33,13 @@ run: setup
 # that asset is materialized, through Dagster; prints the file's path.
 report: setup
 	$(BIN)/python -m orchestration.cli report
+
+# `make erase CUSTOMER=<id>`: the customer leaves every table, the quarantine, the exports and the
+# model files (retrained), and their id, pseudonymized, goes on the erasure list every later load
+# applies (job erase_customer, also in the UI).
+erase: setup
+	@test -n '$(subst ','\'',$(CUSTOMER))' || { echo "usage: make erase CUSTOMER=<customer id>" >&2; exit 2; }
+	$(BIN)/python -m orchestration.cli erase --customer '$(subst ','\'',$(CUSTOMER))'
 
 # CI runs only `make test`, so it lints first.
 test: setup browser lint

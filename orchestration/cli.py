@@ -3,6 +3,7 @@
 python -m orchestration.cli run    # generate the synthetic shop if missing, refresh everything, print a summary
 python -m orchestration.cli ui     # Dagster webserver + daemon for the same instance and warehouse
 python -m orchestration.cli report # materialize only the marketing report from the current warehouse
+python -m orchestration.cli erase --customer ID  # erase one customer everywhere (job erase_customer)
 """
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ def _execute(
     run_id: str,
     log_path: Path,
     tags: dict[str, str],
+    run_config: dict | None = None,
 ) -> ExecuteInProcessResult:
     """Run `job` in this process. dbt and the libraries print a lot: it goes to the log file;
     the terminal keeps the progress lines."""
@@ -127,6 +129,7 @@ def _execute(
         return job.execute_in_process(
             instance=instance,
             run_id=run_id,
+            run_config=run_config,
             raise_on_error=False,
             tags={PID_TAG: str(os.getpid()), **tags},
         )
@@ -219,6 +222,80 @@ def report() -> int:
     return 0
 
 
+def erase(customer_id: str) -> int:
+    """Erase one customer everywhere through the Dagster job `erase_customer` (the UI's way too)
+    on the persistent instance; print what was removed per table and file.
+
+    An id found nowhere is still put on the erasure list (a later delivery of it is not loaded),
+    and the command says so and exits 1: a mistyped id must not pass for an erasure."""
+    customer_id = customer_id.strip()
+    if not customer_id:
+        print("make erase: CUSTOMER is empty; expected a customer id", file=sys.stderr)
+        return 2
+    settings = get_settings()
+    ensure_instance(settings.dagster_home)
+    if not settings.duckdb_path.exists():
+        print(f"No warehouse at {settings.duckdb_path}: nothing to erase from", file=sys.stderr)
+        return 2
+    try:
+        connect(settings.duckdb_path).close()
+    except WarehouseLockedError as error:
+        print(f"Cannot erase: {error}", file=sys.stderr)
+        return 2
+    print("Loading Dagster definitions ...", flush=True)
+    from dagster import DagsterInstance
+
+    from orchestration.definitions import defs
+    from orchestration.defs.erasure import ERASE_JOB, ERASE_STEP
+    from orchestration.summary import step_errors
+
+    job = defs().resolve_job_def(ERASE_JOB)
+    instance = DagsterInstance.get()
+    run_id, log_path = _new_run(instance, settings, "erase")
+    print(f"Erasing customer {customer_id!r}: run {run_id}, full log {log_path}", flush=True)
+    progress = _Progress(instance, run_id, len(job.graph.nodes), sys.stdout)
+    progress.start()
+    result = _execute(
+        job,
+        instance,
+        run_id,
+        log_path,
+        {"launched_by": "make erase"},
+        run_config={"ops": {ERASE_STEP: {"config": {"customer_id": customer_id}}}},
+    )
+    progress.stop.set()
+    progress.join()
+    erased = result.output_for_node(ERASE_STEP) if result.is_node_success(ERASE_STEP) else None
+    if erased is not None:
+        print(
+            f"Erasure list: {'added' if erased.newly_recorded else 'already held'} hash "
+            f"{erased.customer_hash}"
+        )
+        print("\n".join(erased.lines()) or "  nothing held the id")
+    if not result.success:
+        reason = "\n".join(step_errors(instance, run_id).values())
+        print(
+            f"The erasure of {customer_id!r} did not finish (run {run_id}, log {log_path}): "
+            f"{reason}",
+            file=sys.stderr,
+        )
+        return 1
+    if not erased.found:
+        print(
+            f"Customer id {customer_id!r} is unknown: no row of raw.customers, the order lines, "
+            "web events, reviews, campaign sends, the quarantine or any other table holds it. "
+            "Check the id; it was put on the erasure list anyway, so a later delivery of "
+            f"{customer_id!r} is not loaded.",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"Customer {customer_id!r} erased: no trace left in the warehouse, exports, reports "
+        "or model files"
+    )
+    return 0
+
+
 def ui(host: str, port: int) -> None:
     """Replace this process with `dagster dev` (webserver and daemon) for the same instance."""
     settings = get_settings()
@@ -267,6 +344,10 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "report", help="render the marketing report from the current warehouse, print its path"
     )
+    erase_parser = commands.add_parser(
+        "erase", help="erase one customer everywhere; their id goes on the erasure list"
+    )
+    erase_parser.add_argument("--customer", required=True, help="the customer id to erase")
     args = parser.parse_args(argv)
     try:  # a bad config is a clear message naming the file and the key, not a stack trace
         get_settings()
@@ -277,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         "run": lambda: run(args.customers, args.days, args.retrain),
         "ui": lambda: ui(args.host, args.port),
         "report": report,
+        "erase": lambda: erase(args.customer),
     }
     return handlers[args.command]() or 0
 

@@ -4,6 +4,7 @@ the code location (`@dg.definitions`); everything is built in orchestration/defs
 import dagster as dg
 
 from orchestration.defs.activation import activation_checks
+from orchestration.defs.erasure import erase_customer_job
 from orchestration.defs.exports import exports
 from orchestration.defs.ingestion import build_ingestion
 from orchestration.defs.models import build_models, build_retrain_job
@@ -43,7 +44,7 @@ def defs() -> dg.Definitions:
             *build_suite_checks(settings.config),
             *activation_checks,
         ],
-        jobs=[refresh_job, build_retrain_job()],
+        jobs=[refresh_job, build_retrain_job(), erase_customer_job],
         schedules=[daily_refresh],
         sensors=[landing_files],
         resources=build_resources(settings),
