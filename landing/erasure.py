@@ -22,7 +22,13 @@ import re
 import duckdb
 
 from landing.sql import identifier
-from landing.tables import CUSTOMER_COLUMN, LOAD_LOG_TABLE, QUARANTINE_TABLE, TABLES
+from landing.tables import (
+    CUSTOMER_COLUMN,
+    LOAD_LOG_TABLE,
+    QUARANTINE_TABLE,
+    TABLES,
+    ensure_raw_tables,
+)
 
 ERASURE_TABLE = "erasures"
 # Tables whose rows of an erased customer are kept, anonymized (customer id set to NULL).
@@ -93,6 +99,7 @@ def erase_from_raw(
     quarantine reason is masked. Returns the rows affected per table (`quarantine` included).
     Run it in the caller's transaction, with record_erasure."""
     customer_id = customer_id.strip()
+    ensure_raw_tables(conn, schema)  # a warehouse loaded before rows_erased existed gets it
     params = {"customer_id": customer_id}
     load_log = f"{identifier(schema)}.{identifier(LOAD_LOG_TABLE)}"
     affected: dict[str, int] = {}
@@ -131,11 +138,11 @@ def erase_from_raw(
     theirs = f"trim(record ->> '{CUSTOMER_COLUMN}') = $customer_id"
     for table in TABLES:
         if table in ERASED_KEPT:  # quarantined order lines stay, without the customer id
-            conn.execute(
+            affected[f"{QUARANTINE_TABLE} ({table}, customer id cleared)"] = conn.execute(
                 f"update {quarantine} set record = regexp_replace(record::varchar, $their_id, "
                 f"'\"{CUSTOMER_COLUMN}\":null')::json where source_table = $table and {theirs}",
                 params | {"table": table, "their_id": rf'"{CUSTOMER_COLUMN}":"([^"\\]|\\.)*"'},
-            )
+            ).fetchone()[0]
             continue
         move_to_erased(
             table,
