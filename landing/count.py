@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,6 +100,27 @@ def scan_csv(
     return CsvScan(count, starts, records, replaced)
 
 
+class _ReplacedLines:
+    """The lines of a text file, as csv.reader reads them (it reads exactly the lines of each
+    record, no further), noting the number of the last line that held U+FFFD (an invalid byte
+    decoded with errors="replace"): a record starting on or before it may hold one."""
+
+    def __init__(self, handle: Iterator[str]) -> None:
+        self.lines = iter(handle)
+        self.number = 0
+        self.last = 0
+
+    def __iter__(self) -> _ReplacedLines:
+        return self
+
+    def __next__(self) -> str:
+        text = next(self.lines)
+        self.number += 1
+        if "\ufffd" in text:
+            self.last = self.number
+        return text
+
+
 def _scan(
     path: str | Path, delimiter: str, encoding: str, header: bool
 ) -> tuple[FileCount, list[tuple[int, int, int]], int | None, dict[int, list[str]]]:
@@ -114,11 +136,12 @@ def _scan(
     except OSError as error:
         return FileCount(None, CSV_METHOD, f"could not be opened ({error})"), [], None, {}
     with handle:
-        reader = csv.reader(handle, delimiter=delimiter, quotechar='"', doublequote=True)
+        flags = _ReplacedLines(handle)
+        reader = csv.reader(flags, delimiter=delimiter, quotechar='"', doublequote=True)
         width: int | None = None
         line = 0  # physical lines consumed so far
         item = ordinal = 0  # items (records and blank lines) and records seen so far
-        offsets = (None, None)  # item - ordinal and line - ordinal of the last record
+        item_offset = line_offset = None  # item - ordinal and line - ordinal of the last record
         try:
             if header:
                 names = next(reader, None)
@@ -130,11 +153,17 @@ def _scan(
                 item += 1
                 if not record:
                     continue  # a blank line
-                if (item - ordinal, start - ordinal) != offsets:
-                    offsets = (item - ordinal, start - ordinal)
+                if item - ordinal != item_offset or start - ordinal != line_offset:
+                    item_offset, line_offset = item - ordinal, start - ordinal
                     starts.append((ordinal, item, start))
                 ordinal += 1
-                if len(replaced) < REPLACED_LIMIT and any("\ufffd" in value for value in record):
+                # A line of this record held U+FFFD (checked per line by _ReplacedLines: a
+                # check of every field of every record cost more than the parsing).
+                if (
+                    flags.last >= start
+                    and len(replaced) < REPLACED_LIMIT
+                    and any("\ufffd" in value for value in record)
+                ):
                     replaced[item] = record
                 if width is None:
                     width = len(record)
