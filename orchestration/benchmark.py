@@ -1009,6 +1009,11 @@ def main(argv: list[str] | None = None) -> int:
         help="folder for --lines' CSV and warehouse, kept (a file of the same size is reused); "
         "default: a temporary folder, removed",
     )
+    parser.add_argument(
+        "--lines-memory-limit",
+        help="DuckDB memory_limit for --lines' warehouse connection (e.g. 8GB; DuckDB spills to "
+        "<warehouse>.tmp beyond it); default: DuckDB's own, 80%% of RAM, as the platform opens it",
+    )
     args = parser.parse_args(argv)
     if args.lines:
         from orchestration.benchmark_lines import main_lines, parse_bytes
@@ -1017,7 +1022,7 @@ def main(argv: list[str] | None = None) -> int:
             parse_bytes(args.lines)
         except ValueError as error:
             parser.error(str(error))
-        return main_lines(args.lines, args.lines_dir, RESULTS_DIR)
+        return main_lines(args.lines, args.lines_dir, RESULTS_DIR, args.lines_memory_limit)
     try:
         customers = parse_size(args.size)
     except ValueError as error:

@@ -407,10 +407,13 @@ class _Progress(threading.Thread):
             )
 
 
-def run_lines(size: int, folder: Path | None = None, seed: int = SEED) -> dict[str, Any]:
+def run_lines(
+    size: int, folder: Path | None = None, seed: int = SEED, memory_limit: str | None = None
+) -> dict[str, Any]:
     """Generate (or reuse, in `folder`, a file of the same size and seed), load, check; the
     result as saved in benchmarks/lines-<size>.json. Without `folder` a temporary folder is
-    used and removed."""
+    used and removed. `memory_limit` is DuckDB's for the warehouse connection (None: DuckDB's
+    default, 80 % of RAM, as the platform opens the warehouse)."""
     from orchestration.benchmark import (
         TreeSampler,
         format_bytes,
@@ -455,7 +458,8 @@ def run_lines(size: int, folder: Path | None = None, seed: int = SEED) -> dict[s
         sampler.start()
         progress.start()
         began = time.perf_counter()
-        conn = duckdb.connect(str(warehouse))
+        settings = {"memory_limit": memory_limit} if memory_limit else {}
+        conn = duckdb.connect(str(warehouse), config=settings)
         try:
             report = load_source(conn, config, TABLE)
             load_seconds = time.perf_counter() - began
@@ -492,6 +496,7 @@ def run_lines(size: int, folder: Path | None = None, seed: int = SEED) -> dict[s
             "git": git_commit(),
             "machine": machine_info(),
             "duckdb": duckdb.__version__,
+            "duckdb_memory_limit": memory_limit or "default (80% of RAM)",
             "seed": seed,
             "file_bytes": generated.size,
             "lines": generated.lines,
@@ -531,6 +536,7 @@ def report_lines(result: dict[str, Any], path: Path) -> None:
         ["load time", format_seconds(result["load_seconds"])],
         ["rows/s", f"{result['rows_per_second']:,}"],
         ["peak RSS", format_bytes(result["peak_rss_bytes"])],
+        ["DuckDB memory_limit", result["duckdb_memory_limit"]],
         ["load average (before, max)", f"{result['load_average_before'][0]:.1f}, "
          f"{result['load_average_max']:.1f}"],
         ["line numbers exact", "yes" if result["exact"] else "NO"],
@@ -542,13 +548,16 @@ def report_lines(result: dict[str, Any], path: Path) -> None:
     print(f"\nSaved: {path}")
 
 
-def main_lines(text: str, folder: str | None, results_dir: Path) -> int:
-    """`--lines SIZE`: run, print, save benchmarks/lines-<size>.json; exit 1 when a line number
-    was wrong."""
+def main_lines(
+    text: str, folder: str | None, results_dir: Path, memory_limit: str | None = None
+) -> int:
+    """`--lines SIZE`: run, print, save benchmarks/lines-<size>[-mem<limit>].json; exit 1 when
+    a line number was wrong."""
     size = parse_bytes(text)
-    result = run_lines(size, Path(folder) if folder else None)
+    result = run_lines(size, Path(folder) if folder else None, memory_limit=memory_limit)
     results_dir.mkdir(exist_ok=True)
-    path = results_dir / f"{RESULTS_PREFIX}{result['size']}.json"
+    suffix = f"-mem{memory_limit.replace(' ', '')}" if memory_limit else ""
+    path = results_dir / f"{RESULTS_PREFIX}{result['size']}{suffix}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     report_lines(result, path)
     return 0 if result["exact"] else 1
