@@ -234,10 +234,11 @@ def generate(path: Path, size: int, seed: int = SEED, progress: bool = True) -> 
     bad_lines: list[np.ndarray] = []
     bad_kinds: list[np.ndarray] = []
     next_report = size // 10
+    chunk = min(CHUNK_RECORDS, max(1_000, size // 60))  # a small file: a small chunk
     with open(path, "wb") as handle:
         written += handle.write((HEADER + "\n").encode())
         while written < size:
-            data, chunk_lines, chunk_kinds, height = _chunk(rng, CHUNK_RECORDS, lines + 1)
+            data, chunk_lines, chunk_kinds, height = _chunk(rng, chunk, lines + 1)
             if written + len(data) > size:  # keep the slots up to the first line end past size
                 cut = data.index(b"\n", size - written - 1) + 1
                 # Never cut inside a quoted line break: move on to the end of that record.
