@@ -46,6 +46,7 @@ import psutil
 import yaml
 
 from landing import load_config, load_source, reconcile
+from orchestration.settings import DEFAULT_DUCKDB_MEMORY_LIMIT, DUCKDB_MEMORY_LIMIT_VARIABLE
 
 RESULTS_PREFIX = "lines-"
 SEED = 12
@@ -413,8 +414,8 @@ def run_lines(
 ) -> dict[str, Any]:
     """Generate (or reuse, in `folder`, a file of the same size and seed), load, check; the
     result as saved in benchmarks/lines-<size>.json. Without `folder` a temporary folder is
-    used and removed. `memory_limit` is DuckDB's for the warehouse connection (None: DuckDB's
-    default, 80 % of RAM, as the platform opens the warehouse)."""
+    used and removed. `memory_limit` is DuckDB's for the warehouse connection (None: the
+    platform's, $DUCKDB_MEMORY_LIMIT or DEFAULT_DUCKDB_MEMORY_LIMIT, as its steps open it)."""
     from orchestration.benchmark import (
         TreeSampler,
         format_bytes,
@@ -459,8 +460,10 @@ def run_lines(
         sampler.start()
         progress.start()
         began = time.perf_counter()
-        settings = {"memory_limit": memory_limit} if memory_limit else {}
-        conn = duckdb.connect(str(warehouse), config=settings)
+        memory_limit = memory_limit or (
+            os.environ.get(DUCKDB_MEMORY_LIMIT_VARIABLE) or DEFAULT_DUCKDB_MEMORY_LIMIT
+        )
+        conn = duckdb.connect(str(warehouse), config={"memory_limit": memory_limit})
         try:
             report = load_source(conn, config, TABLE)
             load_seconds = time.perf_counter() - began
@@ -497,7 +500,7 @@ def run_lines(
             "git": git_commit(),
             "machine": machine_info(),
             "duckdb": duckdb.__version__,
-            "duckdb_memory_limit": memory_limit or "default (80% of RAM)",
+            "duckdb_memory_limit": memory_limit,
             "seed": seed,
             "file_bytes": generated.size,
             "lines": generated.lines,

@@ -25,6 +25,13 @@ EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 # so a scheduled run, a UI launch and `make run` never collide on DuckDB's single-writer lock.
 DUCKDB_POOL = "duckdb"
 
+# DuckDB's memory limit on every connection to the warehouse (the steps' and dbt's; beyond it
+# DuckDB spills to <warehouse>.tmp). Its own default, 80% of RAM, let the load of a 2 GB landing
+# file pass 17 GiB on the 24 GiB machine; with 8 GB it peaked at 8.1 GiB (make benchmark LINES=2GB).
+# A size ('8GB') or a share of RAM ('40%'), from the environment when set there.
+DUCKDB_MEMORY_LIMIT_VARIABLE = "DUCKDB_MEMORY_LIMIT"
+DEFAULT_DUCKDB_MEMORY_LIMIT = "40%"
+
 RAW_SCHEMA = "raw"
 SCORES_SCHEMA = "scores"
 SOURCE_TABLES = tuple(CANONICAL_COLUMNS)  # raw tables; each exists, empty if not configured
@@ -116,6 +123,10 @@ class Settings:
     @property
     def duckdb_path(self) -> Path:
         return self.data_dir / "warehouse.duckdb"
+
+    @property
+    def duckdb_memory_limit(self) -> str:
+        return os.environ.get(DUCKDB_MEMORY_LIMIT_VARIABLE) or DEFAULT_DUCKDB_MEMORY_LIMIT
 
     @property
     def dbt_target_dir(self) -> Path:
