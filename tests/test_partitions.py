@@ -17,8 +17,10 @@ from orchestration.defs.partitions import (
     all_days_tags,
     calendar_days,
     days_tags,
+    format_days,
     month_partitions,
     run_days,
+    widen_days,
 )
 from orchestration.defs.schedules import build_refresh
 from orchestration.settings import Settings, get_settings
@@ -101,3 +103,15 @@ def test_the_daily_schedule_takes_today_in_the_shops_time_zone(tmp_path):
     request = schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=when))
     tags = request.run_requests[0].tags
     assert (tags[FIRST_DAY_TAG], tags[LAST_DAY_TAG]) == ("2026-10-30", "2026-10-31")
+
+
+def test_the_daily_models_rebuild_the_days_a_corrected_file_touched():
+    """The raw loads' reloaded_days widen the run's days for the daily dbt models; a full load
+    among them means every day."""
+    days = (date(2026, 11, 30), date(2026, 12, 1))
+    moved = format_days((date(2026, 6, 2), date(2026, 6, 5)))
+    assert moved == "2026-06-02..2026-06-05"
+    assert widen_days(days, []) == days
+    assert widen_days(days, [moved, format_days(days)]) == (date(2026, 6, 2), date(2026, 12, 1))
+    assert widen_days(days, [moved, format_days(None)]) is None
+    assert widen_days(None, [moved]) is None

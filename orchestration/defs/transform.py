@@ -23,7 +23,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from orchestration.defs.partitions import run_days
+from orchestration.defs.partitions import RELOADED_DAYS_KEY, format_days, run_days, widen_days
 from orchestration.lib.dbt import dbt_project, translator
 from orchestration.lib.warehouse import WarehouseResource
 from orchestration.settings import DUCKDB_POOL, get_settings
@@ -95,9 +95,28 @@ def _build(
 def dbt_daily_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: WarehouseResource
 ) -> Iterator[Any]:
-    """Staging views and the day-by-day incremental models, for the days the run refreshes."""
+    """Staging views and the day-by-day incremental models, for the days the run refreshes,
+    widened by the days the run's raw loads replaced (a new or corrected landing file)."""
     # None for a run without partitions: the incremental models then rebuild every day.
-    yield from _build(context, dbt, duckdb, run_days(context.run.tags, get_settings().config))
+    days = run_days(context.run.tags, get_settings().config)
+    if days is not None:
+        days = widen_days(days, _reloaded_days(context))
+        context.log.info(f"Rebuilding the daily models for {format_days(days)}")
+    yield from _build(context, dbt, duckdb, days)
+
+
+def _reloaded_days(context: dg.AssetExecutionContext) -> list[str]:
+    """The RELOADED_DAYS_KEY metadata of the raw tables this run materialized."""
+    records = context.instance.get_records_for_run(
+        context.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    values = []
+    for record in records:
+        materialization = record.event_log_entry.asset_materialization
+        entry = materialization.metadata.get(RELOADED_DAYS_KEY) if materialization else None
+        if entry is not None:
+            values.append(entry.value)
+    return values
 
 
 @shop_dbt_assets(
