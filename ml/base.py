@@ -19,11 +19,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ml.registry import GateDecision, gate_decision
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ChartKind = Literal["bar", "metrics", "lift", "calibration", "predicted_vs_actual"]
 
@@ -127,4 +128,6 @@ class CustomerModel(ABC):
 
 def day(value: object) -> str:
     """A date as YYYY-MM-DD, from a date, a timestamp or a string."""
+    import pandas as pd
+
     return pd.Timestamp(value).date().isoformat()

@@ -36,10 +36,11 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from ml.base import CannotTrain, Chart, CustomerModel, ScoreResult, TrainResult, day
+from ml.base import CannotTrain, Chart, ScoreResult, TrainResult, day
 from ml.btyd import ModifiedBetaGeoModel
 from ml.churn_reasons import explain
 from ml.clv import repeat_and_recency
+from ml.models import ChurnRiskModel  # noqa: F401  (declared there, importable here)
 
 # Columns that identify a row or its snapshot rather than describe the customer.
 NON_FEATURES = {
@@ -411,110 +412,92 @@ def score_churn(
     )
 
 
-class ChurnRiskModel(CustomerModel):
-    """Churn risk as a platform model (see ml/base.py): `train_churn_model`'s backtest, the
-    latest fold as the gate's holdout, and scores with reasons for every buyer."""
-
-    name = "churn"
-    train_inputs = ("churn_training_set",)
-    score_inputs = ("customer_features",)
-
-    def __init__(self, high_share: float = 0.1, medium_share: float = 0.2) -> None:
-        self.high_share = high_share  # risk tiers: the top share of buyers by probability
-        self.medium_share = medium_share  # and the next share
-
-    def skip_reason(self, readiness: Mapping[str, Any]) -> str | None:
-        cutoffs, classes = int(readiness["labelled_cutoffs"]), int(readiness["churn_outcomes"])
-        if cutoffs < 2 or classes < 2:
-            return (
-                f"{cutoffs} labelled cutoff(s) with {classes} outcome(s): churn needs two cutoffs "
-                "(train and held out) with both churners and stayers; provide a history longer "
-                "than two churn horizons (models.churn_horizon_days in the config)"
+def fit_and_evaluate(frames: Mapping[str, pd.DataFrame], current: Any | None) -> TrainResult:
+    """`ChurnRiskModel.train` (ml/models.py): `train_churn_model` on the labelled snapshots, the
+    latest fold as the gate's holdout, where the model in use (`current`) is measured too."""
+    labelled = frames["churn_training_set"]
+    result = train_churn_model(labelled)
+    holdout_rows = labelled[labelled["as_of_date"] == pd.Timestamp(result.holdout_cutoff)]
+    current_metrics, details = None, {}
+    if current is not None:
+        previous: ChurnModel = current["evaluation_model"]
+        if set(previous.features) <= set(holdout_rows.columns):
+            current_metrics = classification_metrics(
+                holdout_rows["churned"].astype(int).to_numpy(),
+                previous.predict_proba(holdout_rows),
             )
-        return None
+        else:
+            details["current_model"] = "needs features that no longer exist: not compared"
+    holdout, models = result.holdout, [MODEL, *BASELINES]
+    curves = {"y_true": holdout["churned"], "scores": {m: holdout[m] for m in models}}
+    return TrainResult(
+        model={"model": result.model, "evaluation_model": result.evaluation_model},
+        metric="roc_auc",
+        higher_is_better=True,
+        metrics=result.metrics,  # the chosen model first
+        baselines=[name for name in BASELINES if name != result.chosen],
+        current_metrics=current_metrics,
+        train_window=(result.train_cutoffs[0], result.train_cutoffs[-1]),
+        holdout_window=(result.holdout_cutoff, day(holdout_rows["horizon_end_date"].max())),
+        version_metadata={
+            "features": result.model.features,
+            "explained": result.model.explained,
+        },
+        details={
+            **details,
+            "chosen_model": result.chosen,
+            "selection": "highest ROC AUC on the holdout fold (gradient boosting on a tie)",
+            "backtest_folds": int(result.backtest["cutoff"].nunique()),
+            "train_rows": result.train_rows,
+            "holdout_rows": result.holdout_rows,
+            "holdout_churn_rate": round(result.churn_rate_holdout, 4),
+            "calibration": getattr(
+                result.model.pipeline[-1], "calibration_", "a logistic baseline: as fitted"
+            ),
+            "btyd_features": getattr(
+                result.model.pipeline.named_steps.get("btyd"), "fitted_", "not used"
+            ),
+            "feature_importance": dict(list(result.importance.items())[:15]),
+        },
+        tables={"backtest": result.backtest.set_index(["cutoff", "model"])},
+        charts={
+            "lift_chart": Chart("lift", "Churn lift, holdout", curves, "lift.png"),
+            "calibration_chart": Chart(
+                "calibration", "Churn calibration, holdout", curves, "calibration.png"
+            ),
+            "metrics_chart": Chart(
+                "metrics",
+                "Churn, holdout fold",
+                {
+                    "metrics": {
+                        m: {k: v for k, v in values.items() if k != "lift_top_decile"}
+                        for m, values in result.metrics.items()
+                    }
+                },
+                "metrics.png",
+            ),
+        },
+    )
 
-    def train(self, frames: Mapping[str, pd.DataFrame], current: Any | None) -> TrainResult:
-        labelled = frames["churn_training_set"]
-        result = train_churn_model(labelled)
-        holdout_rows = labelled[labelled["as_of_date"] == pd.Timestamp(result.holdout_cutoff)]
-        current_metrics, details = None, {}
-        if current is not None:
-            previous: ChurnModel = current["evaluation_model"]
-            if set(previous.features) <= set(holdout_rows.columns):
-                current_metrics = classification_metrics(
-                    holdout_rows["churned"].astype(int).to_numpy(),
-                    previous.predict_proba(holdout_rows),
-                )
-            else:
-                details["current_model"] = "needs features that no longer exist: not compared"
-        holdout, models = result.holdout, [MODEL, *BASELINES]
-        curves = {"y_true": holdout["churned"], "scores": {m: holdout[m] for m in models}}
-        return TrainResult(
-            model={"model": result.model, "evaluation_model": result.evaluation_model},
-            metric="roc_auc",
-            higher_is_better=True,
-            metrics=result.metrics,  # the chosen model first
-            baselines=[name for name in BASELINES if name != result.chosen],
-            current_metrics=current_metrics,
-            train_window=(result.train_cutoffs[0], result.train_cutoffs[-1]),
-            holdout_window=(result.holdout_cutoff, day(holdout_rows["horizon_end_date"].max())),
-            version_metadata={
-                "features": result.model.features,
-                "explained": result.model.explained,
-            },
-            details={
-                **details,
-                "chosen_model": result.chosen,
-                "selection": "highest ROC AUC on the holdout fold (gradient boosting on a tie)",
-                "backtest_folds": int(result.backtest["cutoff"].nunique()),
-                "train_rows": result.train_rows,
-                "holdout_rows": result.holdout_rows,
-                "holdout_churn_rate": round(result.churn_rate_holdout, 4),
-                "calibration": getattr(
-                    result.model.pipeline[-1], "calibration_", "a logistic baseline: as fitted"
-                ),
-                "btyd_features": getattr(
-                    result.model.pipeline.named_steps.get("btyd"), "fitted_", "not used"
-                ),
-                "feature_importance": dict(list(result.importance.items())[:15]),
-            },
-            tables={"backtest": result.backtest.set_index(["cutoff", "model"])},
-            charts={
-                "lift_chart": Chart("lift", "Churn lift, holdout", curves, "lift.png"),
-                "calibration_chart": Chart(
-                    "calibration", "Churn calibration, holdout", curves, "calibration.png"
-                ),
-                "metrics_chart": Chart(
-                    "metrics",
-                    "Churn, holdout fold",
-                    {
-                        "metrics": {
-                            m: {k: v for k, v in values.items() if k != "lift_top_decile"}
-                            for m, values in result.metrics.items()
-                        }
-                    },
-                    "metrics.png",
-                ),
-            },
-        )
 
-    def score(self, saved: dict, frames: Mapping[str, pd.DataFrame]) -> ScoreResult:
-        scores = score_churn(
-            saved["model"], frames["customer_features"], self.high_share, self.medium_share
-        )
-        tiers = scores["risk_tier"].value_counts().reindex(list(RISK_TIERS), fill_value=0)
-        return ScoreResult(
-            scores,
-            details={
-                "mean_churn_probability": round(float(scores["churn_probability"].mean()), 4),
-                "risk_tiers": {k: int(v) for k, v in tiers.items()},
-            },
-            charts={
-                "risk_tier_chart": Chart(
-                    "bar",
-                    "Customers per churn risk tier",
-                    {"values": tiers, "xlabel": "customers"},
-                    "risk_tiers.png",
-                )
-            },
-        )
+def score_customers(
+    saved: dict, frames: Mapping[str, pd.DataFrame], high_share: float, medium_share: float
+) -> ScoreResult:
+    """`ChurnRiskModel.score` (ml/models.py): every buyer's probability, tier and reasons."""
+    scores = score_churn(saved["model"], frames["customer_features"], high_share, medium_share)
+    tiers = scores["risk_tier"].value_counts().reindex(list(RISK_TIERS), fill_value=0)
+    return ScoreResult(
+        scores,
+        details={
+            "mean_churn_probability": round(float(scores["churn_probability"].mean()), 4),
+            "risk_tiers": {k: int(v) for k, v in tiers.items()},
+        },
+        charts={
+            "risk_tier_chart": Chart(
+                "bar",
+                "Customers per churn risk tier",
+                {"values": tiers, "xlabel": "customers"},
+                "risk_tiers.png",
+            )
+        },
+    )

@@ -5,9 +5,9 @@
 Gamma-Gamma model of order value, on a per-customer summary built from the platform's features
 by :func:`summary_from_features`. :class:`HistoricalRateModel` ("each customer keeps their
 historical rate") is the baseline, and a legitimate model when it predicts best.
-:class:`CustomerValue` fits every variant and the baseline as of the latest labelled cutoff and
-chooses by revenue error on the horizon after it (:func:`value_metrics`). Durations are in days,
-amounts in the shop's currency.
+The platform model :class:`ml.models.CustomerValue` (:func:`fit_and_evaluate` here) fits every
+variant and the baseline as of the latest labelled cutoff and chooses by revenue error on the
+horizon after it (:func:`value_metrics`). Durations are in days, amounts in the shop's currency.
 
 CLV over a horizon = expected orders x expected average order value, undiscounted.
 """
@@ -22,9 +22,10 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.metrics import roc_auc_score
 
-from ml.base import CannotTrain, Chart, CustomerModel, ScoreResult, TrainResult, day
+from ml.base import CannotTrain, Chart, ScoreResult, TrainResult, day
 from ml.btyd import BetaGeoModel, GammaGammaModel, ModifiedBetaGeoModel, ParetoNBDModel
 from ml.btyd._inputs import ArrayLike, _as_array, _broadcast
+from ml.models import CustomerValue  # noqa: F401  (declared there, importable here)
 
 SUMMARY_COLUMNS = ("frequency", "recency", "T", "monetary_value")
 # The order-count models CustomerValueModel can use, by the name shown in metrics and metadata.
@@ -318,147 +319,123 @@ def value_metrics(
     }
 
 
-class CustomerValue(CustomerModel):
-    """Customer value as a platform model (see ml/base.py).
+def _candidate(name: str, horizon: float) -> CustomerValueModel | HistoricalRateModel:
+    if name == HISTORICAL_RATE:
+        return HistoricalRateModel(horizon_days=horizon)
+    return CustomerValueModel(horizon_days=horizon, orders_model=name)
 
-    Every order-count variant (ORDER_MODELS, each with Gamma-Gamma spend) and the historical
-    rate are fitted as of the latest labelled cutoff and compared on the orders and revenue
-    customers really placed in the following horizon; the one with the lowest revenue error is
-    chosen (a BTYD variant on a tie), refitted on the latest features, and predicts
-    `horizon_days` ahead. A variant that cannot fit this shop's data is left out and said so.
-    """
 
-    name = "customer_value"
-    train_inputs = ("value_holdout_set", "customer_features")
-    score_inputs = ("customer_features",)
-
-    def __init__(
-        self, horizon_days: int = 365, min_repeat_buyers: int = 20, first_day: str | None = None
-    ) -> None:
-        self.horizon_days = horizon_days
-        self.min_repeat_buyers = min_repeat_buyers
-        self.first_day = first_day
-
-    def skip_reason(self, readiness: Mapping[str, Any]) -> str | None:
-        repeaters = int(readiness["repeat_buyers_at_holdout"])
-        if repeaters < self.min_repeat_buyers:
-            return (
-                f"{repeaters} repeat buyer(s) at the latest labelled cutoff: lifetime value needs "
-                f"at least {self.min_repeat_buyers} and a history longer than one churn horizon"
+def fit_and_evaluate(
+    frames: Mapping[str, pd.DataFrame],
+    current: Any | None,
+    horizon_days: int,
+    first_day: str | None,
+) -> TrainResult:
+    """`CustomerValue.train` (ml/models.py): every variant and the historical rate fitted as of the
+    latest labelled cutoff, the one with the lowest revenue error refitted on the latest features
+    to predict `horizon_days` ahead."""
+    holdout = frames["value_holdout_set"]
+    summary = summary_from_features(holdout)
+    if summary.empty:
+        raise CannotTrain(
+            "no customer with an order at the latest labelled cutoff: lifetime value needs a "
+            "history longer than one churn horizon"
+        )
+    horizon = int(holdout["horizon_days"].iloc[0])
+    actual = holdout.set_index("customer_id").loc[summary["customer_id"]]
+    bought_again = actual["orders_in_horizon"].to_numpy() > 0
+    fitted, left_out = {}, {}
+    for name in [*ORDER_MODELS, HISTORICAL_RATE]:
+        try:
+            fitted[name] = _candidate(name, horizon).fit(summary)
+        except (ValueError, FloatingPointError) as error:
+            left_out[name] = str(error)
+    if current is not None:
+        fitted["current model"] = current["evaluation_model"]
+    predictions = {name: model.predict(summary, horizon) for name, model in fitted.items()}
+    metrics = {}
+    for name, frame in predictions.items():
+        metrics[name] = value_metrics(
+            frame["expected_orders"].to_numpy(),
+            frame["expected_revenue"].to_numpy(),
+            actual["orders_in_horizon"].to_numpy(),
+            actual["revenue_in_horizon"].to_numpy(),
+        )
+        # How well each ranks the customers who did order again (P(alive) where it has one).
+        if 0 < bought_again.sum() < len(bought_again):
+            metrics[name]["orders_auc"] = float(
+                roc_auc_score(bought_again, frame["expected_orders"])
             )
-        return None
-
-    @staticmethod
-    def _candidate(name: str, horizon: float) -> CustomerValueModel | HistoricalRateModel:
-        if name == HISTORICAL_RATE:
-            return HistoricalRateModel(horizon_days=horizon)
-        return CustomerValueModel(horizon_days=horizon, orders_model=name)
-
-    def train(self, frames: Mapping[str, pd.DataFrame], current: Any | None) -> TrainResult:
-        holdout = frames["value_holdout_set"]
-        summary = summary_from_features(holdout)
-        if summary.empty:
-            raise CannotTrain(
-                "no customer with an order at the latest labelled cutoff: lifetime value needs a "
-                "history longer than one churn horizon"
+            if frame["p_alive"].notna().all():
+                metrics[name]["p_alive_auc"] = float(roc_auc_score(bought_again, frame["p_alive"]))
+    current_metrics = metrics.pop("current model", None)
+    predictions.pop("current model", None)
+    fitted.pop("current model", None)
+    chosen = min(fitted, key=lambda name: (metrics[name]["revenue_mae"], name == HISTORICAL_RATE))
+    final = _candidate(chosen, horizon_days).fit(summary_from_features(frames["customer_features"]))
+    cutoff = day(holdout["as_of_date"].iloc[0])
+    params = {k: round(float(v), 4) for k, v in final.params_.items()}
+    return TrainResult(
+        model={"model": final, "evaluation_model": fitted[chosen], "chosen_model": chosen},
+        metric="revenue_mae",
+        higher_is_better=False,
+        metrics={chosen: metrics[chosen]} | metrics,
+        baselines=[HISTORICAL_RATE] if chosen != HISTORICAL_RATE else [],
+        current_metrics=current_metrics,
+        train_window=(first_day or cutoff, cutoff),
+        holdout_window=(cutoff, day(pd.Timestamp(cutoff) + pd.Timedelta(days=horizon))),
+        version_metadata={"chosen_model": chosen, "parameters": params},
+        details={
+            "chosen_model": chosen,
+            "selection": "lowest revenue MAE on the holdout (a BTYD variant on a tie)",
+            **({"left_out": left_out} if left_out else {}),
+            "parameters": params,
+            "holdout_customers": len(summary),
+            "scoring_horizon_days": horizon_days,
+        },
+        charts={
+            "revenue_chart": Chart(
+                "predicted_vs_actual",
+                f"Revenue per customer in the {horizon} days after {cutoff}",
+                {
+                    "predicted": {n: p["expected_revenue"] for n, p in predictions.items()},
+                    "actual": actual["revenue_in_horizon"].reset_index(drop=True),
+                    "unit": "revenue",
+                },
+                "predicted_vs_actual_revenue.png",
             )
-        horizon = int(holdout["horizon_days"].iloc[0])
-        actual = holdout.set_index("customer_id").loc[summary["customer_id"]]
-        bought_again = actual["orders_in_horizon"].to_numpy() > 0
-        fitted, left_out = {}, {}
-        for name in [*ORDER_MODELS, HISTORICAL_RATE]:
-            try:
-                fitted[name] = self._candidate(name, horizon).fit(summary)
-            except (ValueError, FloatingPointError) as error:
-                left_out[name] = str(error)
-        if current is not None:
-            fitted["current model"] = current["evaluation_model"]
-        predictions = {name: model.predict(summary, horizon) for name, model in fitted.items()}
-        metrics = {}
-        for name, frame in predictions.items():
-            metrics[name] = value_metrics(
-                frame["expected_orders"].to_numpy(),
-                frame["expected_revenue"].to_numpy(),
-                actual["orders_in_horizon"].to_numpy(),
-                actual["revenue_in_horizon"].to_numpy(),
-            )
-            # How well each ranks the customers who did order again (P(alive) where it has one).
-            if 0 < bought_again.sum() < len(bought_again):
-                metrics[name]["orders_auc"] = float(
-                    roc_auc_score(bought_again, frame["expected_orders"])
-                )
-                if frame["p_alive"].notna().all():
-                    metrics[name]["p_alive_auc"] = float(
-                        roc_auc_score(bought_again, frame["p_alive"])
-                    )
-        current_metrics = metrics.pop("current model", None)
-        predictions.pop("current model", None)
-        fitted.pop("current model", None)
-        chosen = min(
-            fitted, key=lambda name: (metrics[name]["revenue_mae"], name == HISTORICAL_RATE)
-        )
-        final = self._candidate(chosen, self.horizon_days).fit(
-            summary_from_features(frames["customer_features"])
-        )
-        cutoff = day(holdout["as_of_date"].iloc[0])
-        params = {k: round(float(v), 4) for k, v in final.params_.items()}
-        return TrainResult(
-            model={"model": final, "evaluation_model": fitted[chosen], "chosen_model": chosen},
-            metric="revenue_mae",
-            higher_is_better=False,
-            metrics={chosen: metrics[chosen]} | metrics,
-            baselines=[HISTORICAL_RATE] if chosen != HISTORICAL_RATE else [],
-            current_metrics=current_metrics,
-            train_window=(self.first_day or cutoff, cutoff),
-            holdout_window=(cutoff, day(pd.Timestamp(cutoff) + pd.Timedelta(days=horizon))),
-            version_metadata={"chosen_model": chosen, "parameters": params},
-            details={
-                "chosen_model": chosen,
-                "selection": "lowest revenue MAE on the holdout (a BTYD variant on a tie)",
-                **({"left_out": left_out} if left_out else {}),
-                "parameters": params,
-                "holdout_customers": len(summary),
-                "scoring_horizon_days": self.horizon_days,
-            },
-            charts={
-                "revenue_chart": Chart(
-                    "predicted_vs_actual",
-                    f"Revenue per customer in the {horizon} days after {cutoff}",
-                    {
-                        "predicted": {n: p["expected_revenue"] for n, p in predictions.items()},
-                        "actual": actual["revenue_in_horizon"].reset_index(drop=True),
-                        "unit": "revenue",
-                    },
-                    "predicted_vs_actual_revenue.png",
-                )
-            },
-        )
+        },
+    )
 
-    def score(self, saved: dict, frames: Mapping[str, pd.DataFrame]) -> ScoreResult:
-        features = frames["customer_features"]
-        summary = summary_from_features(features)
-        predicted = saved["model"].predict(summary, self.horizon_days)
-        as_of = pd.Timestamp(features["as_of_date"].iloc[0])
-        # An infinite expected wait (too little history to expect another order) has no date.
-        days = predicted["expected_days_to_next_order"].to_numpy(dtype=float)
-        waiting = pd.to_timedelta(np.where(np.isfinite(days), np.ceil(days), np.nan), unit="D")
-        scores = pd.DataFrame(
-            {
-                "customer_id": summary["customer_id"].to_numpy(),
-                "p_alive": predicted["p_alive"].to_numpy(),
-                "expected_orders": predicted["expected_orders"].to_numpy(),
-                "expected_revenue": predicted["expected_revenue"].to_numpy(),
-                "expected_next_order_date": (as_of + waiting).date,
-                "horizon_days": self.horizon_days,
-                "as_of_date": as_of.date(),
-            }
-        )
-        return ScoreResult(
-            scores,
-            details={
-                "expected_revenue_total": round(float(scores["expected_revenue"].sum()), 2),
-                "mean_p_alive": round(float(scores["p_alive"].mean()), 4)
-                if scores["p_alive"].notna().any()
-                else "none (the historical-rate model has no P(alive))",
-            },
-        )
+
+def score_customers(
+    saved: dict, frames: Mapping[str, pd.DataFrame], horizon_days: int
+) -> ScoreResult:
+    """`CustomerValue.score` (ml/models.py): P(alive), expected orders, revenue and next order."""
+    features = frames["customer_features"]
+    summary = summary_from_features(features)
+    predicted = saved["model"].predict(summary, horizon_days)
+    as_of = pd.Timestamp(features["as_of_date"].iloc[0])
+    # An infinite expected wait (too little history to expect another order) has no date.
+    days = predicted["expected_days_to_next_order"].to_numpy(dtype=float)
+    waiting = pd.to_timedelta(np.where(np.isfinite(days), np.ceil(days), np.nan), unit="D")
+    scores = pd.DataFrame(
+        {
+            "customer_id": summary["customer_id"].to_numpy(),
+            "p_alive": predicted["p_alive"].to_numpy(),
+            "expected_orders": predicted["expected_orders"].to_numpy(),
+            "expected_revenue": predicted["expected_revenue"].to_numpy(),
+            "expected_next_order_date": (as_of + waiting).date,
+            "horizon_days": horizon_days,
+            "as_of_date": as_of.date(),
+        }
+    )
+    return ScoreResult(
+        scores,
+        details={
+            "expected_revenue_total": round(float(scores["expected_revenue"].sum()), 2),
+            "mean_p_alive": round(float(scores["p_alive"].mean()), 4)
+            if scores["p_alive"].notna().any()
+            else "none (the historical-rate model has no P(alive))",
+        },
+    )

@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from ml.base import CannotTrain, Chart, CustomerModel, ScoreResult, TrainResult, day
+from ml.base import CannotTrain, Chart, ScoreResult, TrainResult, day
 from ml.metrics import catalogue_coverage, ranking_metrics
+from ml.models import RecommenderModel  # noqa: F401  (declared there, importable here)
 from ml.recommenders import (
     CANDIDATES,
     POPULARITY,
@@ -160,99 +161,80 @@ def select_candidate(evaluation: Mapping[str, Mapping[str, float]], k: int = 10)
     return min(tied, key=lambda name: (simplicity.get(name, len(simplicity)), name))
 
 
-class RecommenderModel(CustomerModel):
-    """Recommendations as a platform model (see ml/base.py): every candidate is fitted on the
-    interactions before the holdout period and ranked by NDCG@k on it; the winner, refitted on
-    the whole history, scores. Popularity is the baseline the winner must beat."""
-
-    name = "recommender"
-    train_inputs = ("customer_product_interactions", "customer_features")
-    score_inputs = ("customer_features",)
-
-    def __init__(
-        self, k: int = 10, already_bought: bool = True, first_day: str | None = None
-    ) -> None:
-        self.k = k
-        self.already_bought = already_bought
-        self.first_day = first_day
-
-    def skip_reason(self, readiness: Mapping[str, Any]) -> str | None:
-        products, holdout_buyers = int(readiness["products"]), int(readiness["holdout_buyers"])
-        if products == 0:
-            return (
-                "0 product(s) in the order lines: recommendations need product ids "
-                "(map sources.order_lines.columns.product_id)"
+def fit_and_evaluate(
+    frames: Mapping[str, pd.DataFrame],
+    current: Any | None,
+    k: int,
+    already_bought: bool,
+    first_day: str | None,
+) -> TrainResult:
+    """`RecommenderModel.train` (ml/models.py): every candidate ranked by NDCG@k on the holdout
+    period, the winner refitted on the whole history."""
+    interactions = frames["customer_product_interactions"]
+    filter_bought = not already_bought
+    fitted: dict[str, Recommender] = {}  # each candidate, fitted before the holdout
+    evaluation = evaluate_candidates(
+        interactions, k=k, filter_already_bought=filter_bought, fitted=fitted
+    )
+    chosen = select_candidate(evaluation, k)
+    train, truth = holdout_split(interactions)
+    current_metrics = None
+    if current is not None:
+        current_metrics = evaluate_fitted(
+            current["evaluation_model"], truth, k, len(train["product_id"].unique())
+        )
+    model = build_recommender(chosen, filter_bought).fit(
+        recommender_input(interactions, FULL_HISTORY)
+    )
+    metric = f"ndcg_at_{k}"
+    ordered = {chosen: evaluation[chosen]} | {
+        name: values for name, values in evaluation.items() if name != chosen
+    }
+    holdout_start = day(interactions["holdout_start_date"].iloc[0])
+    holdout_end = day(frames["customer_features"]["as_of_date"].max())
+    return TrainResult(
+        model={"model": model, "evaluation_model": fitted[chosen], "name": chosen},
+        metric=metric,
+        higher_is_better=True,
+        metrics=ordered,
+        baselines=[POPULARITY] if chosen != POPULARITY else [],
+        current_metrics=current_metrics,
+        train_window=(first_day or holdout_start, holdout_start),
+        holdout_window=(holdout_start, holdout_end),
+        version_metadata={"chosen": chosen},
+        details={
+            "chosen_model": chosen,
+            "selection": f"highest {metric} on the holdout period among {', '.join(evaluation)}",
+            "already_bought_recommended": already_bought,
+            "customers_evaluated": len(truth),
+            "products": int(interactions["product_id"].nunique()),
+        },
+        charts={
+            "metrics_chart": Chart(
+                "metrics",
+                "Recommenders, holdout period",
+                {
+                    "metrics": {
+                        name: {m: values[m] for m in (f"recall_at_{k}", metric, "coverage")}
+                        for name, values in evaluation.items()
+                    }
+                },
+                "candidates.png",
             )
-        if products == 1:
-            return "1 product in the order lines: there is nothing to choose between to recommend"
-        if holdout_buyers == 0:
-            return "no purchases in the holdout period to evaluate recommendations on"
-        return None
+        },
+    )
 
-    def train(self, frames: Mapping[str, pd.DataFrame], current: Any | None) -> TrainResult:
-        interactions = frames["customer_product_interactions"]
-        k, filter_bought = self.k, not self.already_bought
-        fitted: dict[str, Recommender] = {}  # each candidate, fitted before the holdout
-        evaluation = evaluate_candidates(
-            interactions, k=k, filter_already_bought=filter_bought, fitted=fitted
-        )
-        chosen = select_candidate(evaluation, k)
-        train, truth = holdout_split(interactions)
-        current_metrics = None
-        if current is not None:
-            current_metrics = evaluate_fitted(
-                current["evaluation_model"], truth, k, len(train["product_id"].unique())
-            )
-        model = build_recommender(chosen, filter_bought).fit(
-            recommender_input(interactions, FULL_HISTORY)
-        )
-        metric = f"ndcg_at_{k}"
-        ordered = {chosen: evaluation[chosen]} | {
-            name: values for name, values in evaluation.items() if name != chosen
-        }
-        holdout_start = day(interactions["holdout_start_date"].iloc[0])
-        holdout_end = day(frames["customer_features"]["as_of_date"].max())
-        return TrainResult(
-            model={"model": model, "evaluation_model": fitted[chosen], "name": chosen},
-            metric=metric,
-            higher_is_better=True,
-            metrics=ordered,
-            baselines=[POPULARITY] if chosen != POPULARITY else [],
-            current_metrics=current_metrics,
-            train_window=(self.first_day or holdout_start, holdout_start),
-            holdout_window=(holdout_start, holdout_end),
-            version_metadata={"chosen": chosen},
-            details={
-                "chosen_model": chosen,
-                "selection": f"highest {metric} on the holdout period among {', '.join(evaluation)}",
-                "already_bought_recommended": self.already_bought,
-                "customers_evaluated": len(truth),
-                "products": int(interactions["product_id"].nunique()),
-            },
-            charts={
-                "metrics_chart": Chart(
-                    "metrics",
-                    "Recommenders, holdout period",
-                    {
-                        "metrics": {
-                            name: {m: values[m] for m in (f"recall_at_{k}", metric, "coverage")}
-                            for name, values in evaluation.items()
-                        }
-                    },
-                    "candidates.png",
-                )
-            },
-        )
 
-    def score(self, saved: dict, frames: Mapping[str, pd.DataFrame]) -> ScoreResult:
-        customers = frames["customer_features"]["customer_id"].sort_values().tolist()
-        recs = saved["model"].recommend(customers, self.k)
-        scores = recs[["customer_id", "rank", "product_id", "score", "model"]]
-        by_model = scores["model"].value_counts()
-        return ScoreResult(
-            scores,
-            details={
-                "rows_by_model": {k: int(v) for k, v in by_model.items()},
-                "distinct_products_recommended": int(scores["product_id"].nunique()),
-            },
-        )
+def score_customers(saved: dict, frames: Mapping[str, pd.DataFrame], k: int) -> ScoreResult:
+    """`RecommenderModel.score` (ml/models.py): the top k products per customer."""
+    customers = frames["customer_features"]["customer_id"].sort_values().tolist()
+    recs = saved["model"].recommend(customers, k)
+    scores = recs[["customer_id", "rank", "product_id", "score", "model"]]
+    by_model = scores["model"].value_counts()
+    return ScoreResult(
+        scores,
+        details={
+            "rows_by_model": {k: int(v) for k, v in by_model.items()},
+            "distinct_products_recommended": int(scores["product_id"].nunique()),
+        },
+    )

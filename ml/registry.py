@@ -24,8 +24,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-import joblib
-
 PROMOTED = "PROMOTED"
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
@@ -120,6 +118,8 @@ class ModelVersion:
     def load(self) -> Any:
         """The model, after its file's SHA-256 matched the recorded one (the bytes hashed are the
         bytes unpickled: one open file). Raises UntrustedModelError otherwise."""
+        import joblib  # here, not at the top: the Dagster code location imports this module
+
         self._expected_sha256()
         model_file = _inside(self.model_file, self.path, f"{self.name} {self.version}")
         with model_file.open("rb") as handle:
@@ -175,6 +175,8 @@ def _resolve(root: Path, name: str, version: str, source: str) -> Path:
 def save_model(root: Path, name: str, model: Any, metadata: dict[str, Any]) -> ModelVersion:
     """Write a model and its metadata (with the model file's SHA-256) under a new version
     directory; return the version."""
+    import joblib
+
     _check_name(name)
     version = new_version()
     path = _resolve(root, name, version, f"new version of '{name}'")

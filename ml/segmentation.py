@@ -23,7 +23,8 @@ from sklearn.metrics import silhouette_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ml.base import CannotTrain, Chart, CustomerModel, ScoreResult, TrainResult, day
+from ml.base import CannotTrain, Chart, ScoreResult, TrainResult, day
+from ml.models import SegmentationModel  # noqa: F401  (declared there, importable here)
 
 PROSPECTS = "Prospects"
 
@@ -262,94 +263,79 @@ def holdout_silhouette(model: CustomerSegmenter, holdout: pd.DataFrame) -> dict[
     return result
 
 
-class SegmentationModel(CustomerModel):
-    """Behavioural segments and the RFM grid, as a platform model (see ml/base.py).
-
-    Trained on the customers outside the holdout (`in_holdout`, a stable hash of the id in
-    dbt); the gate compares its silhouette on the held-out customers with monetary quantiles.
-    """
-
-    name = "customer_segmentation"
-    train_inputs = ("segmentation_set",)
-    score_inputs = ("customer_features",)
-
-    def __init__(self, min_buyers: int = 50, first_day: str | None = None) -> None:
-        self.min_buyers = min_buyers
-        self.first_day = first_day
-
-    def skip_reason(self, readiness: Mapping[str, Any]) -> str | None:
-        buyers = int(readiness["buyers"])
-        if buyers < self.min_buyers:
-            return f"{buyers} buyers; segmentation needs at least {self.min_buyers}"
-        return None
-
-    def train(self, frames: Mapping[str, pd.DataFrame], current: Any | None) -> TrainResult:
-        features = frames["segmentation_set"]
-        in_holdout = features["in_holdout"].to_numpy(dtype=bool)
-        model = CustomerSegmenter().fit(features[~in_holdout])
-        evaluation = holdout_silhouette(model, features[in_holdout])
-        details: dict[str, Any] = {}
-        current_metrics = None
-        if current is not None:
-            inherited = model.inherit_names(current)
-            same = np.mean(model.predict_names(features) == current.predict_names(features))
-            details["names_inherited"] = ", ".join(sorted(inherited.values())) or "none"
-            details["customers_keeping_their_segment"] = round(float(same), 4)
-            current_silhouette = holdout_silhouette(current, features[in_holdout])["silhouette"]
-            current_metrics = {"silhouette": current_silhouette}
-        sizes = pd.Series(model.predict_names(features)).value_counts()
-        as_of = day(features["as_of_date"].max())
-        return TrainResult(
-            model=model,
-            metric="silhouette",
-            higher_is_better=True,
-            metrics={
-                "k-means": {"silhouette": evaluation["silhouette"]},
-                "monetary quantiles": {"silhouette": evaluation["baseline_silhouette"]},
-            },
-            baselines=["monetary quantiles"],
-            current_metrics=current_metrics,
-            train_window=(self.first_day or as_of, as_of),  # history up to the latest day
-            holdout_window=(as_of, as_of),  # the same day, customers the model did not see
-            version_metadata={"k": model.k_, "segment_names": model.segment_names_},
-            details={
-                **details,
-                "holdout": "every fifth customer (by id hash), not used to fit",
-                "k": model.k_,
-                "k_criterion": "highest silhouette on a sample, k in 4..8 (at least four groups to act on)",
-                "silhouette_by_k": {str(k): round(v, 4) for k, v in model.silhouette_by_k_.items()},
-            },
-            tables={"segment_profiles": model.profiles_.rename(index=model.segment_names_)},
-            charts={
-                "segment_sizes_chart": Chart(
-                    "bar",
-                    "Customers per behavioural segment",
-                    {"values": sizes, "xlabel": "customers"},
-                    "segment_sizes.png",
-                )
-            },
-        )
-
-    def score(self, saved: CustomerSegmenter, frames: Mapping[str, pd.DataFrame]) -> ScoreResult:
-        features = frames["customer_features"]
-        rfm = rfm_segments(features)
-        scores = pd.DataFrame(
-            {
-                "customer_id": features["customer_id"],
-                "segment": saved.predict_names(features),
-                "cluster_id": saved.predict(features),
-                **{column: rfm[column] for column in rfm},
-                "as_of_date": features["as_of_date"],
-            }
-        )
-        details, charts = {}, {}
-        for column, title in (("segment", "behavioural segment"), ("rfm_segment", "RFM segment")):
-            sizes = scores[column].value_counts()
-            details[f"{column}_sizes"] = {k: int(v) for k, v in sizes.items()}
-            charts[f"{column}_chart"] = Chart(
+def fit_and_evaluate(
+    frames: Mapping[str, pd.DataFrame], current: Any | None, first_day: str | None
+) -> TrainResult:
+    """`SegmentationModel.train` (ml/models.py): k-means on the customers outside the holdout,
+    its silhouette on the held-out ones beside monetary quantiles."""
+    features = frames["segmentation_set"]
+    in_holdout = features["in_holdout"].to_numpy(dtype=bool)
+    model = CustomerSegmenter().fit(features[~in_holdout])
+    evaluation = holdout_silhouette(model, features[in_holdout])
+    details: dict[str, Any] = {}
+    current_metrics = None
+    if current is not None:
+        inherited = model.inherit_names(current)
+        same = np.mean(model.predict_names(features) == current.predict_names(features))
+        details["names_inherited"] = ", ".join(sorted(inherited.values())) or "none"
+        details["customers_keeping_their_segment"] = round(float(same), 4)
+        current_silhouette = holdout_silhouette(current, features[in_holdout])["silhouette"]
+        current_metrics = {"silhouette": current_silhouette}
+    sizes = pd.Series(model.predict_names(features)).value_counts()
+    as_of = day(features["as_of_date"].max())
+    return TrainResult(
+        model=model,
+        metric="silhouette",
+        higher_is_better=True,
+        metrics={
+            "k-means": {"silhouette": evaluation["silhouette"]},
+            "monetary quantiles": {"silhouette": evaluation["baseline_silhouette"]},
+        },
+        baselines=["monetary quantiles"],
+        current_metrics=current_metrics,
+        train_window=(first_day or as_of, as_of),  # history up to the latest day
+        holdout_window=(as_of, as_of),  # the same day, customers the model did not see
+        version_metadata={"k": model.k_, "segment_names": model.segment_names_},
+        details={
+            **details,
+            "holdout": "every fifth customer (by id hash), not used to fit",
+            "k": model.k_,
+            "k_criterion": "highest silhouette on a sample, k in 4..8 (at least four groups to act on)",
+            "silhouette_by_k": {str(k): round(v, 4) for k, v in model.silhouette_by_k_.items()},
+        },
+        tables={"segment_profiles": model.profiles_.rename(index=model.segment_names_)},
+        charts={
+            "segment_sizes_chart": Chart(
                 "bar",
-                f"Customers per {title}",
+                "Customers per behavioural segment",
                 {"values": sizes, "xlabel": "customers"},
-                f"{column}_sizes.png",
+                "segment_sizes.png",
             )
-        return ScoreResult(scores, details, charts)
+        },
+    )
+
+
+def score_customers(saved: CustomerSegmenter, frames: Mapping[str, pd.DataFrame]) -> ScoreResult:
+    """`SegmentationModel.score` (ml/models.py): each customer's segment and RFM cell."""
+    features = frames["customer_features"]
+    rfm = rfm_segments(features)
+    scores = pd.DataFrame(
+        {
+            "customer_id": features["customer_id"],
+            "segment": saved.predict_names(features),
+            "cluster_id": saved.predict(features),
+            **{column: rfm[column] for column in rfm},
+            "as_of_date": features["as_of_date"],
+        }
+    )
+    details, charts = {}, {}
+    for column, title in (("segment", "behavioural segment"), ("rfm_segment", "RFM segment")):
+        sizes = scores[column].value_counts()
+        details[f"{column}_sizes"] = {k: int(v) for k, v in sizes.items()}
+        charts[f"{column}_chart"] = Chart(
+            "bar",
+            f"Customers per {title}",
+            {"values": sizes, "xlabel": "customers"},
+            f"{column}_sizes.png",
+        )
+    return ScoreResult(scores, details, charts)

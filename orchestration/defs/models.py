@@ -1,9 +1,11 @@
 """The platform's models, one entry each: a training asset with its blocking `promotion_gate`
 check, and a scoring asset writing the model's scored table (orchestration/lib/model_assets.py).
 
-What a model does lives in ml/ (one module each, ml.base.CustomerModel); what it reads are dbt
-models (`ml_inputs/*`, `marts/customer_features`); its scored table's columns are declared in
-dbt (`scores` source). Adding a model: one ml/ module and one entry below.
+What a model does lives in ml/: each is a CustomerModel (ml/base.py) declared in ml/models.py,
+which loads no model library, and trains and scores in its own module (ml/churn.py, ...),
+imported only by the steps that train or score it. What it reads are dbt models (`ml_inputs/*`,
+`marts/customer_features`); its scored table's columns are declared in dbt (`scores` source).
+Adding a model: its module in ml/, its class in ml/models.py and one entry below.
 """
 
 from typing import Any
@@ -12,10 +14,7 @@ import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 
 from landing import Config
-from ml.churn import ChurnRiskModel
-from ml.clv import CustomerValue
-from ml.recommend import RecommenderModel
-from ml.segmentation import SegmentationModel
+from ml.models import ChurnRiskModel, CustomerValue, RecommenderModel, SegmentationModel
 from orchestration.defs.transform import dbt_feature_models
 from orchestration.lib.dbt import dbt_project
 from orchestration.lib.model_assets import ModelEntry, build_model_assets

@@ -57,13 +57,15 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 
 from landing.sql import identifier
 from landing.tables import PERSONAL_COLUMNS as PERSONAL
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PARTITION_DAY_COLUMN = "_partition_day"  # landing.tables.LINEAGE_COLUMNS
 SAMPLE_SEED = 42  # DuckDB's REPEATABLE seed for the reservoir sample of rows beyond a run's days
@@ -88,6 +90,8 @@ _EMAIL_LIKE = re.compile(r"[^\s@'\"`<>,;:()\[\]{}|]+@[^\s@'\"`<>,;:()\[\]{}|]+")
 
 
 def _missing(value: object) -> bool:
+    import pandas as pd  # not at the top: the Dagster code location imports this module
+
     try:
         return bool(pd.isna(value))
     except (TypeError, ValueError):  # an array-like value: not a single missing value

@@ -13,15 +13,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import pandas as pd
 
 from ml.base import CannotTrain, CustomerModel, ScoreResult, TrainResult
 from ml.registry import ModelVersion, promote, promoted_model, save_model, version_time
 from orchestration.lib.model_runs import record_model_run
-from orchestration.lib.plots import render
 from orchestration.lib.scores import write_scores
 from orchestration.lib.warehouse import WarehouseResource, read_asset, table_metadata
 from orchestration.settings import (
@@ -31,6 +29,9 @@ from orchestration.settings import (
     SCORES_SCHEMA,
     get_settings,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 GATE_CHECK = "promotion_gate"
 
@@ -64,9 +65,11 @@ def _as_metadata(details: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _presented(
-    name: str, details: Mapping[str, Any], tables: Mapping[str, pd.DataFrame], charts: Mapping
+    name: str, details: Mapping[str, Any], tables: Mapping[str, "pd.DataFrame"], charts: Mapping
 ) -> dict[str, Any]:
     """A model's details, tables (Markdown) and charts (drawn into its report folder)."""
+    from orchestration.lib.plots import render  # matplotlib: only in the steps that draw
+
     folder = get_settings().report_dir / name
     return {
         **_as_metadata(details),
@@ -94,6 +97,8 @@ def _finish_training(
     started: float,
 ) -> dg.MaterializeResult:
     """Save the version, promote it if the gate lets it, record the run, report the gate."""
+    import pandas as pd
+
     decision = result.gate()
     version = save_model(
         get_settings().model_dir,
@@ -223,7 +228,7 @@ def _kept_training(current: ModelVersion, every_days: int, now: datetime) -> dg.
     )
 
 
-def _read_frames(conn: Any, keys: Mapping[str, dg.AssetKey]) -> dict[str, pd.DataFrame]:
+def _read_frames(conn: Any, keys: Mapping[str, dg.AssetKey]) -> dict[str, "pd.DataFrame"]:
     return {name: read_asset(conn, key) for name, key in keys.items()}
 
 

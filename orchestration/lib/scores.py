@@ -7,12 +7,15 @@ import functools
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 
 from orchestration.lib.warehouse import identifier
 from orchestration.settings import SCORES_SCHEMA
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Columns = list[tuple[str, str]]  # (name, SQL type), in table order
 

@@ -11,7 +11,9 @@ a bug and raises ReportDataError naming the table and the column.
 
 The package: tables (reading the scored tables, their column contracts), formats (numbers
 for people, HtmlTable), charts (matplotlib figures inlined as SVG), sections (one function per
-section); the page itself is templates/marketing_report.html.j2.
+section); the page itself is templates/marketing_report.html.j2. Formats, charts and sections
+(pandas, matplotlib) are imported by `build_report`, so importing the package stays cheap for
+the Dagster code location.
 """
 
 from __future__ import annotations
@@ -19,13 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import jinja2
 
-from orchestration.lib.report.charts import _Charts
-from orchestration.lib.report.formats import Formats
-from orchestration.lib.report.sections import SECTIONS, Section
 from orchestration.lib.report.tables import (
     AUDIENCE_COLUMNS,
     CAMPAIGN_RESULT_COLUMNS,
@@ -40,6 +40,9 @@ from orchestration.lib.report.tables import (
 )
 from orchestration.settings import get_settings
 
+if TYPE_CHECKING:
+    from orchestration.lib.report.sections import Section
+
 __all__ = [
     "AUDIENCE_COLUMNS",
     "CAMPAIGN_RESULT_COLUMNS",
@@ -51,7 +54,6 @@ __all__ = [
     "SEGMENT_PROFILE_COLUMNS",
     "Report",
     "ReportDataError",
-    "Section",
     "build_report",
     "render_report",
     "write_report",
@@ -93,6 +95,10 @@ def build_report(
 ) -> Report:
     """Every section read from the warehouse and the HTML page built from them. `currency`
     and `shop` default to the deployment's config."""
+    from orchestration.lib.report.charts import _Charts
+    from orchestration.lib.report.formats import Formats
+    from orchestration.lib.report.sections import SECTIONS
+
     if currency is None or shop is None:
         config = get_settings().config
         currency = currency or config.currency
