@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import re
 import sys
+import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -160,10 +165,69 @@ def _alive(pid: int) -> bool:
     return True
 
 
+# A turn in the pool taken by a process outside any Dagster step (pool_turn) is held under a run id
+# of this form, with the process id, so recover_interrupted_runs can tell a live one from a leftover.
+OUTSIDE_CLAIM_PREFIX = "outside-dagster-"
+TURN_POLL_SECONDS = 0.5
+
+
+def _outside_claim_pid(run_id: str) -> int | None:
+    """The process id in a pool_turn claim's run id, else None (a Dagster run)."""
+    if not run_id.startswith(OUTSIDE_CLAIM_PREFIX):
+        return None
+    pid = run_id.removeprefix(OUTSIDE_CLAIM_PREFIX).split("-", 1)[0]
+    return int(pid) if pid.isdigit() else None
+
+
+@contextlib.contextmanager
+def pool_turn(holder: str, pool: str = DUCKDB_POOL) -> Iterator[bool]:
+    """Wait for a slot of `pool` in the instance at DAGSTER_HOME and hold it for the block, like a
+    Dagster step of that pool: for code outside any step that opens the warehouse (the CLI's lock
+    check before a run, `make run`'s table summary), so it and the runs' steps take turns instead
+    of meeting DuckDB's lock. `holder` names it in the instance's pool view. Yields True when a
+    slot is held; False (no wait) without DAGSTER_HOME or when the pool has no limit."""
+    from dagster import DagsterInstance
+
+    if not os.environ.get("DAGSTER_HOME"):
+        yield False
+        return
+    with DagsterInstance.get() as instance:
+        storage = instance.event_log_storage
+        if not storage.supports_global_concurrency_limits:
+            yield False
+            return
+        if pool not in storage.get_concurrency_keys():
+            storage.initialize_concurrency_limit_to_default(pool)  # as a step's first claim does
+        if not storage.get_concurrency_info(pool).slot_count:
+            yield False
+            return
+        run_id = f"{OUTSIDE_CLAIM_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+        def free() -> None:
+            storage.free_concurrency_slot_for_step(run_id, holder)
+
+        atexit.register(free)  # an exception or exit while waiting or holding frees it too
+        try:
+            waited = False
+            while not storage.claim_concurrency_slot(pool, run_id, holder).is_claimed:
+                if not waited:
+                    print(
+                        f"Waiting for the warehouse: a run's step is using it (pool '{pool}')",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    waited = True
+                time.sleep(TURN_POLL_SECONDS)
+            yield True
+        finally:
+            free()
+            atexit.unregister(free)
+
+
 def recover_interrupted_runs(instance: DagsterInstance, pool: str = DUCKDB_POOL) -> list[str]:
     """Fail `make run` runs whose process is gone (killed, machine restarted) and free any pool
-    slot still claimed by a run that is no longer in progress, so the next run does not wait
-    forever. Returns the ids of the runs it cleaned up."""
+    slot still claimed or awaited by a run that is no longer in progress, or by a pool_turn whose
+    process is gone, so the next run does not wait forever. Returns the ids it cleaned up."""
     from dagster import DagsterRunStatus, RunsFilter
 
     recovered = []
@@ -177,9 +241,15 @@ def recover_interrupted_runs(instance: DagsterInstance, pool: str = DUCKDB_POOL)
             recovered.append(run.run_id)
     storage = instance.event_log_storage
     if storage.supports_global_concurrency_limits and pool in storage.get_concurrency_keys():
-        for slot in storage.get_concurrency_info(pool).claimed_slots:
-            run = instance.get_run_by_id(slot.run_id)
-            if run is None or run.is_finished:
-                storage.free_concurrency_slots_for_run(slot.run_id)
-                recovered.append(slot.run_id)
+        info = storage.get_concurrency_info(pool)
+        for run_id in {slot.run_id for slot in [*info.claimed_slots, *info.pending_steps]}:
+            outside_pid = _outside_claim_pid(run_id)
+            if outside_pid is not None:
+                gone = not _alive(outside_pid)
+            else:
+                run = instance.get_run_by_id(run_id)
+                gone = run is None or run.is_finished
+            if gone:
+                storage.free_concurrency_slots_for_run(run_id)
+                recovered.append(run_id)
     return sorted(set(recovered))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -49,7 +50,7 @@ def lock_message(error: Exception, path: str | Path) -> str | None:
     )
 
 
-def connect(
+def _open(
     path: str | Path, read_only: bool = False, config: dict | None = None
 ) -> duckdb.DuckDBPyConnection:
     """Open the warehouse, waiting briefly if it is locked; a lock that persists raises
@@ -67,13 +68,57 @@ def connect(
             time.sleep(0.25)
 
 
+class TurnConnection:
+    """A warehouse connection opened during a turn in the `duckdb` pool (connect): used like the
+    DuckDB connection it wraps; closing it, or leaving its `with` block, also ends the turn."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection, turn: ExitStack) -> None:
+        self._conn, self._turn = conn, turn
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._conn, name)
+
+    def close(self) -> None:
+        try:
+            self._conn.close()
+        finally:
+            self._turn.close()
+
+    def __enter__(self) -> TurnConnection:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def connect(
+    path: str | Path, read_only: bool = False, config: dict | None = None
+) -> TurnConnection:
+    """Open the warehouse from outside a Dagster step (the CLI's check before a run, `make run`'s
+    summary). First wait for a turn in the instance's `duckdb` pool, as every step that opens the
+    file does (orchestration.instance.pool_turn), so a run's step in progress is waited for, not
+    reported as a lock, and a step starting meanwhile waits for this connection. A lock that still
+    persists is a program outside Dagster: WarehouseLockedError, naming it. Steps open the file
+    through WarehouseResource, under the slot Dagster claimed for them."""
+    from orchestration.instance import pool_turn
+
+    turn = ExitStack()
+    try:
+        turn.enter_context(pool_turn(f"open the warehouse (process {os.getpid()})"))
+        return TurnConnection(_open(path, read_only, config), turn)
+    except BaseException:
+        turn.close()
+        raise
+
+
 class WarehouseResource(DuckDBResource):
-    """DuckDBResource that always closes its connection and explains lock conflicts."""
+    """DuckDBResource that always closes its connection and explains lock conflicts. It opens the
+    file without taking a turn in the pool: Dagster holds the step's slot already."""
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         try:
-            conn = connect(
+            conn = _open(
                 self.database, config={"custom_user_agent": "dagster", **self.connection_config}
             )
         except WarehouseLockedError as error:
