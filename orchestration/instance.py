@@ -201,6 +201,11 @@ def pool_turn(holder: str, pool: str = DUCKDB_POOL) -> Iterator[bool]:
         if not storage.get_concurrency_info(pool).slot_count:
             yield False
             return
+        # A slot left by a killed run or process would be waited for forever: free it first.
+        for recovered in recover_interrupted_runs(instance, pool):
+            print(
+                f"Cleaned up interrupted run {recovered}: marked failed, its warehouse slot freed"
+            )
         run_id = f"{OUTSIDE_CLAIM_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
 
         def free() -> None:
