@@ -270,8 +270,6 @@ def load_source(
             "where _partition_day is null or _partition_day between $window_start and $window_end "
             "or _source_file in (select unnest($changed))"
         )
-    else:
-        changed = files
     conn.execute("begin transaction")
     try:
         conn.execute(
