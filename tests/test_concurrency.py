@@ -87,6 +87,18 @@ def _blocked_on_pool(instance: DagsterInstance) -> bool:
     )
 
 
+def _claim_for_a_running_run(instance: DagsterInstance) -> str:
+    """Another run in progress holding the pool's only slot: a run the instance knows as started
+    (a slot of a run the instance does not know, or of a finished one, is freed as left over)."""
+    from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
+
+    run = instance.add_run(DagsterRun(job_name="other_job", status=DagsterRunStatus.STARTED))
+    storage = instance.event_log_storage
+    storage.initialize_concurrency_limit_to_default(DUCKDB_POOL)
+    storage.claim_concurrency_slot(DUCKDB_POOL, run.run_id, "other-step", 0)
+    return run.run_id
+
+
 def test_run_waits_for_the_pool_while_another_run_writes(landing, tmp_path, monkeypatch):
     """A step that needs the warehouse while another run holds the pool's slot and DuckDB's lock
     waits for the slot, using almost no CPU, then runs."""
@@ -102,8 +114,7 @@ def test_run_waits_for_the_pool_while_another_run_writes(landing, tmp_path, monk
 
     # "Another run": holds the pool's only slot and DuckDB's write lock on the file.
     storage = instance.event_log_storage
-    storage.initialize_concurrency_limit_to_default(DUCKDB_POOL)
-    storage.claim_concurrency_slot(DUCKDB_POOL, "other-run", "other-step", 0)
+    other_run = _claim_for_a_running_run(instance)
     holder = duckdb.connect(str(warehouse))
     try:
         process = subprocess.Popen(
@@ -138,7 +149,7 @@ def test_run_waits_for_the_pool_while_another_run_writes(landing, tmp_path, monk
         )
     finally:
         holder.close()
-        storage.free_concurrency_slot_for_step("other-run", "other-step")
+        storage.free_concurrency_slot_for_step(other_run, "other-step")
 
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 0, output[-3000:]
@@ -162,8 +173,7 @@ def test_make_run_waits_for_a_runs_step_instead_of_reporting_a_lock(landing, tmp
         "DAGSTER_HOME": str(home),
         "SHOP_CONFIG": str(config_with_data_dir(tmp_path)),
     }
-    storage.initialize_concurrency_limit_to_default(DUCKDB_POOL)
-    storage.claim_concurrency_slot(DUCKDB_POOL, "other-run", "other-step", 0)
+    other_run = _claim_for_a_running_run(instance)
     holder = duckdb.connect(str(tmp_path / "warehouse.duckdb"))  # the other run's step
     process = _start([sys.executable, "-m", "orchestration.cli", "run"], env, tmp_path / "run.log")
     try:
@@ -175,7 +185,7 @@ def test_make_run_waits_for_a_runs_step_instead_of_reporting_a_lock(landing, tmp
         time.sleep(LOCK_WAIT_SECONDS + 1)  # longer than it waits for an outside program
         assert process.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
         holder.close()
-        storage.free_concurrency_slot_for_step("other-run", "other-step")
+        storage.free_concurrency_slot_for_step(other_run, "other-step")
         while "Loading Dagster definitions" not in (tmp_path / "run.log").read_text():
             assert process.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
             assert time.monotonic() < deadline, "make run did not go on after its turn came"
@@ -183,7 +193,7 @@ def test_make_run_waits_for_a_runs_step_instead_of_reporting_a_lock(landing, tmp
     finally:
         _stop(process)  # past its check; the refresh itself is not this test's
         holder.close()
-        storage.free_concurrency_slot_for_step("other-run", "other-step")
+        storage.free_concurrency_slot_for_step(other_run, "other-step")
     assert not LOCK_ERRORS.search((tmp_path / "run.log").read_bytes())
 
 
