@@ -41,9 +41,11 @@ erase: setup
 	@test -n '$(subst ','\'',$(CUSTOMER))' || { echo "usage: make erase CUSTOMER=<customer id>" >&2; exit 2; }
 	$(BIN)/python -m orchestration.cli erase --customer '$(subst ','\'',$(CUSTOMER))'
 
-# CI runs only `make test`, so it lints first.
+# CI runs only `make test`, so it lints first. The tests run on every core (pytest-xdist, each
+# worker with its own session shop and pipeline run); `make test WORKERS=0` runs them in one process.
+WORKERS ?= auto
 test: setup browser lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(WORKERS) --dist worksteal
 
 # The UI test drives Debian's chromium (Playwright's own browser download is not used).
 browser:

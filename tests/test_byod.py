@@ -11,6 +11,9 @@ import yaml
 from orchestration.gallery import run_make_run
 from orchestration.settings import REPO_ROOT
 
+# Whole pipeline runs or Dagster processes: `pytest -m "not slow"` skips them.
+pytestmark = pytest.mark.slow
+
 DAYS = 420
 
 

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 import duckdb
+import pytest
 import yaml
 from conftest import config_with_data_dir
 from dagster import DagsterInstance
@@ -42,6 +43,9 @@ from orchestration.instance import (
 )
 from orchestration.lib.warehouse import LOCK_WAIT_SECONDS
 from orchestration.settings import DUCKDB_POOL, REFRESH_JOB, REPO_ROOT, Settings, get_settings
+
+# Whole pipeline runs or Dagster processes: `pytest -m "not slow"` skips them.
+pytestmark = pytest.mark.slow
 
 # DuckDB's lock errors, the platform's explanation of one (orchestration/lib/warehouse.py) and
 # SQLite's (Dagster's storage): none may appear in the output or logs of any process.

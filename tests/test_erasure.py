@@ -29,6 +29,9 @@ from landing.erasure import ERASURE_TABLE, erasure_hash
 from ml.registry import PROMOTED, load_version, promoted_model
 from orchestration.settings import REPO_ROOT, get_settings
 
+# Whole pipeline runs or Dagster processes: `pytest -m "not slow"` skips them.
+pytestmark = pytest.mark.slow
+
 SALT = "gallery-and-test-shops"  # the test shops' salt (orchestration/gallery.py)
 # Copied from the session's data folder: everything the platform wrote (not the landing files,
 # which stay shared and read-only, nor the session's Dagster instance).

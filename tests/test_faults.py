@@ -64,6 +64,7 @@ def _refresh(env: dict[str, str]) -> subprocess.Popen:
     )
 
 
+@pytest.mark.slow
 def test_sigkill_mid_write_leaves_a_readable_warehouse_and_rerun_matches(
     pipeline_run, landing, tmp_path
 ):

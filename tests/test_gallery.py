@@ -18,6 +18,9 @@ from orchestration.lib.scores import exported_tables
 from orchestration.settings import REPO_ROOT
 from simulator import ARCHETYPES
 
+# Whole pipeline runs or Dagster processes: `pytest -m "not slow"` skips them.
+pytestmark = pytest.mark.slow
+
 CORE = ("one_time_buyers", "short_history")
 NAMES = list(ARCHETYPES) if os.environ.get("GALLERY") == "all" else list(CORE)
 # Each model's scored table, as the platform declares them.

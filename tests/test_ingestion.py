@@ -289,6 +289,7 @@ def test_source_errors_name_the_key(tmp_path, source, expected):
     assert expected in str(error.value)
 
 
+@pytest.mark.slow
 def test_make_run_prints_why_a_step_failed(tmp_path):
     """A file without its mapped customer column: the run fails, and the terminal says which
     file, which column and which config key (not only "open the UI")."""

@@ -477,6 +477,7 @@ def _random_interactions(n_customers: int, n_products: int, n_rows: int) -> pd.D
     )
 
 
+@pytest.mark.slow
 def test_every_candidate_fits_and_recommends_30k_customers_in_time():
     data = _random_interactions(30_000, 800, 600_000)
     customers = data["customer_id"].unique()

@@ -16,6 +16,9 @@ import pytest
 
 from orchestration.settings import REPO_ROOT
 
+# Whole pipeline runs or Dagster processes: `pytest -m "not slow"` skips them.
+pytestmark = pytest.mark.slow
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
