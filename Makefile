@@ -41,11 +41,9 @@ erase: setup
 	@test -n '$(subst ','\'',$(CUSTOMER))' || { echo "usage: make erase CUSTOMER=<customer id>" >&2; exit 2; }
 	$(BIN)/python -m orchestration.cli erase --customer '$(subst ','\'',$(CUSTOMER))'
 
-# CI runs only `make test`, so it lints first. The tests run on every core (pytest-xdist, each
-# worker with its own session shop and pipeline run); `make test WORKERS=0` runs them in one process.
-WORKERS ?= auto
+# CI runs only `make test`, so it lints first.
 test: setup browser lint
-	$(BIN)/python -m pytest -n $(WORKERS) --dist worksteal
+	$(BIN)/python -m pytest
 
 # The UI test drives Debian's chromium (Playwright's own browser download is not used).
 browser:
