@@ -8,13 +8,16 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import duckdb
-import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from landing.sql import identifier
+
+if TYPE_CHECKING:  # pandas loads in the steps that read frames, not with the definitions
+    import pandas as pd
 
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
 LOCK_WAIT_SECONDS = 5.0
