@@ -108,3 +108,19 @@ def test_importing_the_code_reads_and_changes_nothing():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "[]"
+
+
+def test_the_dbt_resource_still_replaces_what_dagster_dbt_does_before_each_command():
+    """ShopDbtCliResource overrides two private methods of dagster-dbt's resource: if an upgrade
+    renames them, the overrides would silently stop saving their 11 s a run."""
+    from importlib.metadata import version
+
+    from dagster_dbt import DbtCliResource
+
+    from orchestration.lib.dbt import ShopDbtCliResource, dbt_resource
+
+    for name in ("_cli_version", "_initialize_dbt_core_adapter"):
+        assert name in vars(DbtCliResource), f"dagster-dbt's DbtCliResource has no {name} any more"
+        assert name in vars(ShopDbtCliResource)
+    assert str(dbt_resource._cli_version) == version("dbt-core")
+    assert dbt_resource._initialize_dbt_core_adapter(["build"]) is None

@@ -46,7 +46,7 @@ translator = ShopDbtTranslator(
 
 
 class ShopDbtCliResource(DbtCliResource):
-    """dagster-dbt's resource without two costs paid before every dbt command, about 12 s a run:
+    """dagster-dbt's resource without two costs paid before every dbt command, about 11 s a run:
     it runs `dbt --version` in a subprocess to learn the version (5 s: it imports dbt), and it
     builds a dbt adapter in the step's process (4 s to import dbt, then 2 s a command) used only by
     `fetch_column_metadata` and `fetch_row_counts`, which this project does not call. The version
