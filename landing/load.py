@@ -277,15 +277,21 @@ def load_source(
         window_filter = f"where {loaded('classified')}"
         # Besides the rows loaded, the duplicate rules need only the rows that share their key
         # (exact copies share it too) or, without a key, their day (the timestamp is part of a
-        # row): ranking every row of every file cost seconds on every daily load.
-        same = " and ".join(
-            f"w.{c} is not distinct from c.{c}"
-            for c in [identifier(c) for c in key] or ["_partition_day"]
-        )
-        ranked_rows = (
-            f"(select * from checked c where {loaded('c')} "
-            f"or exists (select 1 from checked w where ({loaded('w')}) and {same}))"
-        )
+        # row): ranking every row of every file cost seconds on every daily load. A load of
+        # every day, or of files that all changed, writes every row: nothing to leave out.
+        last_day = params["tomorrow"] - timedelta(days=1)  # rows after it have no day
+        if config.last_day is not None:
+            last_day = min(last_day, config.last_day)
+        every_day = window[0] <= config.first_day and window[1] >= last_day
+        if not every_day and set(changed) != set(files):
+            same = " and ".join(
+                f"w.{c} is not distinct from c.{c}"
+                for c in [identifier(c) for c in key] or ["_partition_day"]
+            )
+            ranked_rows = (
+                f"(select * from checked c where {loaded('c')} "
+                f"or exists (select 1 from checked w where ({loaded('w')}) and {same}))"
+            )
     conn.execute("begin transaction")
     try:
         conn.execute(
