@@ -133,9 +133,9 @@ def load_source(
     row it contributed before, on every day, and a file no longer delivered takes its rows
     with it: the tables are the same as after a full load. The duplicate rules compare the
     rows loaded with every row of every file that shares their key, on any day, so a window
-    does not change which copy is kept. The erasure
-    list (landing/erasure.py) is applied with `salt`, the deployment's pseudonymization salt,
-    which is required once the list is not empty."""
+    does not change which copy is kept. The erasure list (landing/erasure.py) is applied with
+    `salt`, the deployment's pseudonymization salt, which is required once the list is not
+    empty."""
     spec = TABLES[table]
     source = config.sources[table]
     columns = column_types(table, source)
