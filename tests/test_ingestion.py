@@ -13,7 +13,7 @@ import duckdb
 import pytest
 import yaml
 
-from landing import ConfigError, SourceError, load_config, load_source, reconcile
+from landing import Config, ConfigError, SourceError, load_config, load_source, reconcile
 from landing.erasure import erase_from_raw, record_erasure
 from orchestration.defs.partitions import month_partitions
 from orchestration.gallery import run_make_run
@@ -345,6 +345,16 @@ def _day_by_day(conn, config, first: date, last: date) -> None:
         day += timedelta(days=1)
 
 
+def _config_with_line_numbers(folder: Path) -> Config:
+    """The test source with a `Line` column mapped to line_number (files need the header's
+    extra column: HEADER.replace("\\n", ",Line\\n"))."""
+    config_path = _config(folder)
+    config = yaml.safe_load(config_path.read_text())
+    config["sources"]["order_lines"]["columns"]["line_number"] = "Line"
+    config_path.write_text(yaml.safe_dump(config))
+    return load_config(config_path)
+
+
 def test_duplicate_key_rule_is_the_same_whatever_the_window(tmp_path):
     """The same order line with different values on two days: a full load and day-by-day loads
     keep the same copy and quarantine the other (before, day-by-day loads kept both)."""
@@ -356,11 +366,7 @@ def test_duplicate_key_rule_is_the_same_whatever_the_window(tmp_path):
         + "1,P1,A,5,2010-06-03 10:00:00,3.5,C1,UK,1\n"  # order 1 line 1 again, other values
         + "2,P2,B,2,2010-06-02 11:00:00,4.0,C2,UK,1\n"
     )
-    config_path = _config(tmp_path)
-    config = yaml.safe_load(config_path.read_text())
-    config["sources"]["order_lines"]["columns"]["line_number"] = "Line"
-    config_path.write_text(yaml.safe_dump(config))
-    config = load_config(config_path)
+    config = _config_with_line_numbers(tmp_path)
     with duckdb.connect() as full, duckdb.connect() as daily:
         load_source(full, config, "order_lines")
         _day_by_day(daily, config, date(2010, 6, 1), date(2010, 6, 3))
@@ -388,11 +394,7 @@ def test_random_duplicates_end_the_same_day_by_day_as_in_a_full_load(tmp_path, s
         path = tmp_path / "landing" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(HEADER.replace("\n", ",Line\n") + "\n".join(rows) + "\n")
-    config_path = _config(tmp_path)
-    config = yaml.safe_load(config_path.read_text())
-    config["sources"]["order_lines"]["columns"]["line_number"] = "Line"
-    config_path.write_text(yaml.safe_dump(config))
-    config = load_config(config_path)
+    config = _config_with_line_numbers(tmp_path)
     with duckdb.connect() as full, duckdb.connect() as daily:
         load_source(full, config, "order_lines")
         # The first day's load meets new files and loads them whole; each later day loads
