@@ -279,10 +279,9 @@ def load_source(
         # (exact copies share it too) or, without a key, their day (the timestamp is part of a
         # row): ranking every row of every file cost seconds on every daily load. A load of
         # every day, or of files that all changed, writes every row: nothing to leave out.
-        last_day = params["tomorrow"] - timedelta(days=1)  # rows after it have no day
-        if config.last_day is not None:
-            last_day = min(last_day, config.last_day)
-        every_day = window[0] <= config.first_day and window[1] >= last_day
+        # The calendar's end, as the day rules above set it: rows after it have no day.
+        after = min(params["tomorrow"], params.get("after_last_day", params["tomorrow"]))
+        every_day = window[0] <= config.first_day and window[1] >= after - timedelta(days=1)
         if not every_day and set(changed) != set(files):
             same = " and ".join(
                 f"w.{c} is not distinct from c.{c}"
