@@ -8,8 +8,10 @@
     whose rows all vanished would keep its old rows (measured; see the description of
     fct_orders). -#}
 {% macro partition_filter(column) -%}
-    {%- set start = var('partition_start', env_var('SHOP_PARTITION_START', '')) -%}
-    {%- set end = var('partition_end', env_var('SHOP_PARTITION_END', '')) -%}
+    {#- Read only when a model runs: an env_var() read while dbt parses is recorded, and a
+        changed value makes dbt parse the three incremental models again on the next command. -#}
+    {%- set start = var('partition_start', env_var('SHOP_PARTITION_START', '') if execute else '') -%}
+    {%- set end = var('partition_end', env_var('SHOP_PARTITION_END', '') if execute else '') -%}
     {%- if is_incremental() and start -%}
         {{ column }} between cast('{{ start }}' as date) and cast('{{ end }}' as date)
     {%- else -%}
