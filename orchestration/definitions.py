@@ -13,11 +13,7 @@ from orchestration.defs.quality import build_suite_checks
 from orchestration.defs.report import marketing_report
 from orchestration.defs.resources import build_resources
 from orchestration.defs.schedules import build_refresh
-from orchestration.defs.transform import (
-    dbt_activation_models,
-    dbt_daily_models,
-    dbt_feature_models,
-)
+from orchestration.defs.transform import dbt_activation_models, dbt_models
 from orchestration.lib import dagster_patches
 from orchestration.settings import get_settings
 
@@ -32,8 +28,7 @@ def defs() -> dg.Definitions:
     return dg.Definitions(
         assets=[
             *raw_assets,
-            dbt_daily_models,
-            dbt_feature_models,
+            dbt_models,
             *build_models(settings.config),
             dbt_activation_models,
             exports,

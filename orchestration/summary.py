@@ -18,14 +18,13 @@ SCHEMAS = (RAW_SCHEMA, "marts", SCORES_SCHEMA)  # the tables people read
 
 INGESTION = "ingestion"
 QUALITY_CHECKS = "quality checks"
-DBT_DAILY = "dbt daily models"
-DBT_FEATURES = "dbt features"
+DBT_MODELS = "dbt models"
 TRAINING = "model training"
 SCORING = "scoring"
 ACTIVATION = "activation"
 OTHER = "other"
 # The pipeline's stages, in order (the summary and `make benchmark` report time per stage).
-STAGES = (INGESTION, QUALITY_CHECKS, DBT_DAILY, DBT_FEATURES, TRAINING, SCORING, ACTIVATION, OTHER)
+STAGES = (INGESTION, QUALITY_CHECKS, DBT_MODELS, TRAINING, SCORING, ACTIVATION, OTHER)
 
 
 def stage_of(step_key: str) -> str:
@@ -34,8 +33,7 @@ def stage_of(step_key: str) -> str:
         return QUALITY_CHECKS
     for prefix, stage in (
         ("raw__", INGESTION),
-        ("dbt_daily", DBT_DAILY),
-        ("dbt_features", DBT_FEATURES),
+        ("dbt_models", DBT_MODELS),
         ("models__", TRAINING),
         ("scores__marketing_report", ACTIVATION),
         ("scores__", SCORING),

@@ -69,7 +69,7 @@ def test_size_label(customers: int, label: str) -> None:
 
 
 WINDOWS = [
-    StepWindow("dbt daily models", 110.0, 120.0),
+    StepWindow("dbt models", 110.0, 120.0),
     StepWindow("ingestion", 100.0, 105.0),
     StepWindow("ingestion", 105.5, 108.0),
     StepWindow("model training", 130.0, 150.0),
@@ -79,7 +79,7 @@ WINDOWS = [
 def test_stage_seconds_sums_steps_and_keeps_the_rest_outside() -> None:
     seconds = stage_seconds(WINDOWS, total_seconds=60.0)
     assert seconds["ingestion"] == pytest.approx(7.5)
-    assert seconds["dbt daily models"] == pytest.approx(10.0)
+    assert seconds["dbt models"] == pytest.approx(10.0)
     assert seconds["model training"] == pytest.approx(20.0)
     assert seconds["scoring"] == 0.0
     assert seconds[OUTSIDE_STEPS] == pytest.approx(60.0 - 37.5)
@@ -105,7 +105,7 @@ def test_stage_peaks_attribute_each_sample_to_the_running_step() -> None:
     assert peaks == {
         OUTSIDE_STEPS: 2_000,
         "ingestion": 900,
-        "dbt daily models": 1_700,
+        "dbt models": 1_700,
         "model training": 3_000,
     }
 

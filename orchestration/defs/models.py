@@ -15,7 +15,7 @@ from dagster_dbt import get_asset_key_for_model
 
 from landing import Config
 from ml.models import ChurnRiskModel, CustomerValue, RecommenderModel, SegmentationModel
-from orchestration.defs.transform import dbt_feature_models
+from orchestration.defs.transform import dbt_models
 from orchestration.lib.dbt import dbt_project
 from orchestration.lib.model_assets import ModelEntry, build_model_assets
 from orchestration.lib.scores import scored_table_contract
@@ -94,7 +94,7 @@ def model_entries(config: Config) -> tuple[ModelEntry, ...]:
 
 
 def _dbt_key(model_name: str) -> dg.AssetKey:
-    return get_asset_key_for_model([dbt_feature_models], model_name)
+    return get_asset_key_for_model([dbt_models], model_name)
 
 
 def build_retrain_job() -> Any:

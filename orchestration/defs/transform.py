@@ -1,13 +1,15 @@
 """dbt models as Dagster assets (dagster-dbt), keyed by warehouse schema and table.
 
-Three @dbt_assets:
-- `dbt_daily`: the seeds, the staging views, the intermediate views they feed and the incremental
-  models tagged `daily` (orders, order lines, daily browsing). A run for some days deletes and
-  re-inserts exactly those days (WINDOW_VARIABLES below; see orchestration/defs/partitions.py);
-  a run without partitions rebuilds every day.
-- `dbt_features`: the customer features, labels, interactions and the models' inputs
-  (`ml_inputs/`), rebuilt as of the latest day.
+Two @dbt_assets, one `dbt build` each:
+- `dbt_models`: the seeds, the staging views, the intermediate views, the incremental models tagged
+  `daily` (orders, order lines, daily browsing), and the customer features, labels, interactions
+  and the models' inputs (`ml_inputs/`) built from them as of the latest day. A run for some days
+  deletes and re-inserts exactly those days of the incremental models (WINDOW_VARIABLES below; see
+  orchestration/defs/partitions.py); a run without partitions rebuilds every day.
 - `dbt_activation` (customer_360, schema `scores`) reads the scored tables, so it runs after them.
+One command for everything before the models, not one for the daily models and one for the
+features: each dbt command costs about 7 s before its first model (Python and dbt's imports, the
+adapter, partial parsing) and 1.5 s after its last (artefacts), whatever the shop's size.
 Every invocation gets the config's model settings as dbt vars. The project, its translator and
 the dbt CLI resource are in orchestration/lib/dbt.py.
 """
@@ -28,11 +30,10 @@ from orchestration.lib.dbt import dbt_project, translator
 from orchestration.lib.warehouse import WarehouseResource
 from orchestration.settings import DUCKDB_POOL, get_settings
 
-DAILY_SELECTION = "path:models/staging tag:daily"
 ACTIVATION_SELECTION = "path:models/activation"
 
 
-# What the three @dbt_assets share: the project, the asset keys and groups, the warehouse pool.
+# What the two @dbt_assets share: the project, the asset keys and groups, the warehouse pool.
 shop_dbt_assets = functools.partial(
     dbt_assets,
     manifest=dbt_project.manifest_path,
@@ -89,14 +90,15 @@ def _build(
 
 
 @shop_dbt_assets(
-    select=DAILY_SELECTION,
-    name="dbt_daily",
+    exclude=ACTIVATION_SELECTION,
+    name="dbt_models",
 )
-def dbt_daily_models(
+def dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: WarehouseResource
 ) -> Iterator[Any]:
-    """Staging views and the day-by-day incremental models, for the days the run refreshes,
-    widened by the days the run's raw loads replaced (a new or corrected landing file)."""
+    """Staging views, the day-by-day incremental models for the days the run refreshes (widened by
+    the days the run's raw loads replaced: a new or corrected landing file), and the features,
+    labels and interactions as of the latest day, with their dbt tests (checks)."""
     # None for a run without partitions: the incremental models then rebuild every day.
     days = run_days(context.run.tags, get_settings().config)
     if days is not None:
@@ -117,17 +119,6 @@ def _reloaded_days(context: dg.AssetExecutionContext) -> list[str]:
         if entry is not None:
             values.append(entry.value)
     return values
-
-
-@shop_dbt_assets(
-    exclude=f"{DAILY_SELECTION} {ACTIVATION_SELECTION}",
-    name="dbt_features",
-)
-def dbt_feature_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: WarehouseResource
-) -> Iterator[Any]:
-    """Features, labels and interactions as of the latest day, with their dbt tests (checks)."""
-    yield from _build(context, dbt, duckdb)
 
 
 @shop_dbt_assets(

@@ -1,4 +1,4 @@
-{{ config(materialized='view', tags=['daily']) }}
+{{ config(materialized='view') }}
 {#- Customers from stg_shop__customers, plus every customer id seen on an order line that the
     source lacks (all of them when no customers source is configured), signed up at their first
     order. -#}

@@ -1,4 +1,4 @@
-{{ config(materialized='view', tags=['daily']) }}
+{{ config(materialized='view') }}
 {#- One row per order line, with the flags of the line's status read from the seed
     order_statuses (the one place the status vocabulary is defined). -#}
 with lines as (

@@ -1,4 +1,4 @@
-{{ config(materialized='view', tags=['daily']) }}
+{{ config(materialized='view') }}
 {#- One row per order, from its lines. A refund (a return invoice, or negative lines) is an order
     of its own whose status is the refund status. Whether an order counts as a purchase and as
     revenue is read from the seed order_statuses: the one definition fct_orders and

@@ -1,4 +1,4 @@
-{{ config(materialized='view', tags=['daily']) }}
+{{ config(materialized='view') }}
 {#- Products from stg_shop__products, plus every product id sold on an order line that the source
     lacks (all of them when no products source is configured): name, category and brand from the
     lines, price the median unit price of the lines that are not refunds. -#}
