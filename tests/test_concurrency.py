@@ -10,19 +10,16 @@ turn in the same pool: they wait for each other instead of failing on DuckDB's l
   that the same runs leave one after another.
 """
 
-import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from datetime import date, datetime
 from datetime import time as day_time
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -32,6 +29,7 @@ import yaml
 from conftest import config_with_data_dir
 from dagster import DagsterInstance
 from dagster_graphql import DagsterGraphQLClient
+from process_helpers import CLI, graphql, start, start_ui, stop, wait_for_ui
 
 from landing import load_config
 from orchestration.defs.partitions import LAST_DAY_TAG, month_partitions
@@ -52,29 +50,6 @@ pytestmark = pytest.mark.slow
 LOCK_ERRORS = re.compile(
     rb"Could not set lock|Conflicting lock|is locked by|database is locked", re.IGNORECASE
 )
-
-
-def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    """A command of the platform in the repository, its output (both streams) in `log`."""
-    with open(log, "wb") as out:
-        return subprocess.Popen(
-            command,
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its process group is ended by _stop
-        )
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -179,7 +154,7 @@ def test_make_run_waits_for_a_runs_step_instead_of_reporting_a_lock(landing, tmp
     }
     other_run = _claim_for_a_running_run(instance)
     holder = duckdb.connect(str(tmp_path / "warehouse.duckdb"))  # the other run's step
-    process = _start([sys.executable, "-m", "orchestration.cli", "run"], env, tmp_path / "run.log")
+    process = start([*CLI, "run"], env, tmp_path / "run.log")
     try:
         deadline = time.monotonic() + 120
         while "Waiting for the warehouse" not in (tmp_path / "run.log").read_text():
@@ -195,7 +170,7 @@ def test_make_run_waits_for_a_runs_step_instead_of_reporting_a_lock(landing, tmp
             assert time.monotonic() < deadline, "make run did not go on after its turn came"
             time.sleep(0.5)
     finally:
-        _stop(process)  # past its check; the refresh itself is not this test's
+        stop(process)  # past its check; the refresh itself is not this test's
         holder.close()
         storage.free_concurrency_slot_for_step(other_run, "other-step")
     assert not LOCK_ERRORS.search((tmp_path / "run.log").read_bytes())
@@ -237,18 +212,6 @@ LATEST_LOAD = {
 LATE_SUFFIX = "-late"  # order ids of the orders the re-delivered file adds
 
 
-def _graphql(url: str, query: str, variables: dict | None = None) -> dict:
-    request = urllib.request.Request(
-        f"{url}/graphql",
-        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        answer = json.loads(response.read())
-    assert "errors" not in answer, answer["errors"]
-    return answer["data"]
-
-
 DRY_RUN_RESULT = """
     __typename
     ... on DryRunInstigationTick {
@@ -264,7 +227,7 @@ def _dry_run(url: str, kind: str, name: str, argument: str, value: object) -> di
     field = {"schedule": "scheduleDryRun", "sensor": "sensorDryRun"}[kind]
     selector = {"schedule": "ScheduleSelector", "sensor": "SensorSelector"}[kind]
     argument_type = {"timestamp": "Float", "cursor": "String"}[argument]
-    data = _graphql(
+    data = graphql(
         url,
         f"mutation($selector: {selector}!, $value: {argument_type}) {{ {field}(selectorData: "
         f"$selector, {argument}: $value) {{ {DRY_RUN_RESULT} }} }}",
@@ -282,12 +245,6 @@ def _dry_run(url: str, kind: str, name: str, argument: str, value: object) -> di
     assert result["error"] is None and len(result["runRequests"]) == 1, result
     request = result["runRequests"][0]
     return {"run_key": request["runKey"], "tags": {t["key"]: t["value"] for t in request["tags"]}}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _deployment(session: Settings, folder: Path, landing: Path) -> dict[str, str]:
@@ -467,34 +424,23 @@ def test_schedule_ui_sensor_and_make_run_together_match_one_after_another(
     last_day, added = _deliver_late_orders(landing_copy / "order_lines.parquet")
     assert added > 0
 
-    port = _free_port()
     home = ensure_instance(Path(env["DAGSTER_HOME"]))
     instance = DagsterInstance.from_config(str(home))
     logs = tmp_path / "logs"
     logs.mkdir()
-    cli = [sys.executable, "-m", "orchestration.cli"]
-    processes = {"ui": _start([*cli, "ui", "--port", str(port)], env, logs / "ui.log")}
+    processes = {}
+    processes["ui"], url = start_ui(env, logs / "ui.log")
     try:  # while `make ui` loads the code location
         _start_where_the_session_ended(
             session, landing_copy, [tmp_path / "together", tmp_path / "reference"]
         )
-        url = f"http://127.0.0.1:{port}"
-        while True:
-            try:
-                if _graphql(url, "{ assetNodes { id } }")["assetNodes"]:
-                    break
-            except OSError:
-                pass
-            assert processes["ui"].poll() is None and time.monotonic() < deadline, (
-                logs / "ui.log"
-            ).read_text()[-3000:]
-            time.sleep(1)
+        wait_for_ui(url, processes["ui"], logs / "ui.log", timeout=deadline - time.monotonic())
 
         tick = datetime.combine(last_day, day_time(5), ZoneInfo(settings.refresh_timezone))
         scheduled = _dry_run(url, "schedule", "daily_refresh", "timestamp", tick.timestamp())
         sensed = _dry_run(url, "sensor", "landing_files", "cursor", before)
         assert scheduled["tags"][LAST_DAY_TAG] == sensed["tags"][LAST_DAY_TAG] == str(last_day)
-        client = DagsterGraphQLClient("127.0.0.1", port_number=port)
+        client = DagsterGraphQLClient("127.0.0.1", port_number=urlsplit(url).port)
 
         def launch(job: str, tags: dict[str, str], assets: list | None = None) -> str:
             return client.submit_job_execution(
@@ -521,8 +467,8 @@ def test_schedule_ui_sensor_and_make_run_together_match_one_after_another(
                 },
             ),
         ]
-        processes["make run"] = _start([*cli, "run"], env, logs / "make_run.log")
-        processes["reference"] = _start([*cli, "run"], reference_env, logs / "reference.log")
+        processes["make run"] = start([*CLI, "run"], env, logs / "make_run.log")
+        processes["reference"] = start([*CLI, "run"], reference_env, logs / "reference.log")
 
         made = processes["make run"].wait(timeout=max(1, deadline - time.monotonic()))
         output = (logs / "make_run.log").read_text()
@@ -534,7 +480,7 @@ def test_schedule_ui_sensor_and_make_run_together_match_one_after_another(
         assert reference_code == 0, (logs / "reference.log").read_text()[-4000:]
     finally:
         for process in processes.values():
-            _stop(process)
+            stop(process)
 
     searched = [*logs.iterdir(), settings.dbt_target_dir / "dbt.log", *home.rglob("*")]
     searched += [

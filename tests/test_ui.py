@@ -1,20 +1,12 @@
 """`make ui`'s server on the test session's instance: the graph, its checks and model metadata are
 served, and a real browser (Debian's chromium driven by Playwright) renders them."""
 
-import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-
-from orchestration.settings import REPO_ROOT
+from process_helpers import graphql, start_ui, stop, wait_for_ui
 
 # Whole pipeline runs or Dagster processes: `pytest -m "not slow"` skips them.
 pytestmark = pytest.mark.slow
@@ -32,56 +24,15 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _graphql(url: str, query: str) -> dict:
-    request = urllib.request.Request(
-        f"{url}/graphql",
-        data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())["data"]
-
-
 @pytest.fixture(scope="module")
 def ui_url(pipeline_run, tmp_path_factory):
-    port = _free_port()
     log = tmp_path_factory.mktemp("ui") / "ui.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "orchestration.cli", "ui", "--port", str(port)],
-            cwd=REPO_ROOT,
-            env=os.environ.copy(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    process, url = start_ui(os.environ.copy(), log)
     try:
-        while True:
-            try:
-                if _graphql(url, "{ assetNodes { id } }")["assetNodes"]:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                pytest.fail(
-                    f"Dagster UI did not load the code location; log:\n{log.read_text()[-3000:]}"
-                )
-            time.sleep(1)
+        wait_for_ui(url, process, log)
         yield url
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        stop(process)
 
 
 def test_ui_serves_the_whole_graph(ui_url):
@@ -89,20 +40,20 @@ def test_ui_serves_the_whole_graph(ui_url):
 
     served = {
         tuple(n["assetKey"]["path"])
-        for n in _graphql(ui_url, "{ assetNodes { assetKey { path } } }")["assetNodes"]
+        for n in graphql(ui_url, "{ assetNodes { assetKey { path } } }")["assetNodes"]
     }
     defined = {tuple(key.path) for key in defs().resolve_asset_graph().get_all_asset_keys()}
     assert served == defined
 
 
 def test_ui_shows_blocking_checks_and_model_metrics(ui_url):
-    checks = _graphql(
+    checks = graphql(
         ui_url,
         '{ assetNodeOrError(assetKey: {path: ["raw", "order_lines"]}) { ... on AssetNode { '
         "assetChecksOrError { ... on AssetChecks { checks { name blocking } } } } } }",
     )["assetNodeOrError"]["assetChecksOrError"]["checks"]
     assert {"name": "great_expectations_raw_order_lines", "blocking": True} in checks
-    entries = _graphql(
+    entries = graphql(
         ui_url,
         '{ assetNodeOrError(assetKey: {path: ["models", "churn"]}) { ... on AssetNode { '
         "assetMaterializations(limit: 1) { metadataEntries { label "
