@@ -1012,7 +1012,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--lines-memory-limit",
         help="DuckDB memory_limit for --lines' warehouse connection (e.g. 8GB; DuckDB spills to "
-        "<warehouse>.tmp beyond it); default: DuckDB's own, 80%% of RAM, as the platform opens it",
+        "<warehouse>.tmp beyond it); default: the platform's, as its steps open the warehouse "
+        "($DUCKDB_MEMORY_LIMIT, else 40%% of RAM)",
     )
     args = parser.parse_args(argv)
     if args.lines:
