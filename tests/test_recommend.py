@@ -252,12 +252,17 @@ def test_tifu_knn_on_degenerate_frames():
         recommenders.TIFUKNNRecommender(alpha=1.5).fit(one)
     with pytest.raises(ValueError, match="n_neighbors"):
         recommenders.TIFUKNNRecommender(n_neighbors=-1).fit(one)
+    with pytest.raises(ValueError, match="neighbour_pool"):
+        recommenders.TIFUKNNRecommender(neighbour_pool=1).fit(one)
 
 
-@pytest.mark.parametrize("n_neighbors", [1, 20, 3_000])
-def test_tifu_knn_finds_the_most_similar_customers(n_neighbors):
+@pytest.mark.parametrize(
+    ("n_neighbors", "pool"), [(1, None), (20, None), (3_000, None), (20, 700), (3_000, 700)]
+)
+def test_tifu_knn_finds_the_most_similar_customers(n_neighbors, pool):
     # 2,600 customers: more than the columns _nearest samples for its bound (2,048), and chunks
-    # of several customers. The neighbours must be the exact top n by cosine similarity.
+    # of several customers. The neighbours must be the exact top n by cosine similarity among
+    # the customers of the neighbour pool (all of them without one).
     rng = np.random.default_rng(3)
     n_customers, n_products = 2_600, 120
     customers = rng.integers(0, n_customers, 12_000)
@@ -266,14 +271,19 @@ def test_tifu_knn_finds_the_most_similar_customers(n_neighbors):
     data = data.drop_duplicates(ignore_index=True)
     data["purchases"], data["add_to_carts"], data["views"] = 1, 0, 0
     data["decayed_purchases"] = rng.uniform(0.01, 1.0, len(data)).round(2)
-    model = recommenders.TIFUKNNRecommender(n_neighbors=n_neighbors).fit(data)
+    model = recommenders.TIFUKNNRecommender(n_neighbors=n_neighbors, neighbour_pool=pool)
+    model.fit(data)
     vectors = model.vectors_.toarray().astype(np.float64)
     similarity = vectors @ vectors.T
     np.fill_diagonal(similarity, -np.inf)
+    assert len(model.pool_) == (pool or model.customers_.size)
+    outside = np.setdiff1d(np.arange(model.customers_.size), model.pool_)
+    similarity[:, outside] = -np.inf  # neighbours come from the pool only
     k = model.n_neighbors_
-    assert k == min(n_neighbors, model.customers_.size - 1)
+    assert k == min(n_neighbors, len(model.pool_) - 1)
     for row in rng.choice(model.customers_.size, 300, replace=False):
         found = model.neighbours_[row].indices
+        assert np.isin(found, model.pool_).all(), row
         best = np.sort(similarity[row])[::-1][:k]
         best = best[best > 0]
         assert len(found) == len(best), row
