@@ -285,13 +285,13 @@ class TIFUKNNRecommender(Recommender):
             raise ValueError(f"alpha must be between 0 and 1, not {self.alpha!r}")
         if int(self.n_neighbors) != self.n_neighbors or self.n_neighbors < 0:
             raise ValueError(f"n_neighbors must be a whole number >= 0, not {self.n_neighbors!r}")
-        self.vectors_ = csr_matrix(normalize_rows(self.decayed_, norm="l2"), dtype=np.float32)
         if self.neighbour_pool is not None and (
             int(self.neighbour_pool) != self.neighbour_pool or self.neighbour_pool < 2
         ):
             raise ValueError(
                 f"neighbour_pool must be a whole number >= 2 or None, not {self.neighbour_pool!r}"
             )
+        self.vectors_ = csr_matrix(normalize_rows(self.decayed_, norm="l2"), dtype=np.float32)
         buyers = np.flatnonzero(np.diff(self.vectors_.indptr) > 0)
         pool = np.arange(len(buyers))  # positions in buyers of the customers neighbours come from
         if self.neighbour_pool is not None and len(buyers) > self.neighbour_pool:
