@@ -78,27 +78,30 @@ class _Progress(threading.Thread):
             DagsterEventType.STEP_FAILURE,
             DagsterEventType.STEP_SKIPPED,
         }
-        seen: set[str] = set()
-        while not self.stop.is_set():
-            self._report(kinds, seen)
+        cursor, done = None, 0
+        while True:
+            stopping = self.stop.is_set()  # read before the last poll: nothing is missed
+            # Only the step events after the last poll (reading every event of the run twice a
+            # second cost the run itself about a tenth of a core).
+            connection = self.instance.get_records_for_run(self.run_id, cursor, kinds)
+            cursor = connection.cursor
+            for record in connection.records:
+                event = record.event_log_entry.dagster_event
+                done += 1
+                status = {
+                    "STEP_SUCCESS": "ok",
+                    "STEP_FAILURE": "FAILED",
+                    "STEP_SKIPPED": "skipped",
+                }[event.event_type_value]
+                elapsed = time.perf_counter() - self.started
+                print(
+                    f"  [{done:>2}/{self.total}] {event.step_key:<55} {status:<7} {elapsed:6.1f} s",
+                    file=self.out,
+                    flush=True,
+                )
+            if stopping:
+                return
             self.stop.wait(0.5)
-        self._report(kinds, seen)
-
-    def _report(self, kinds, seen: set[str]) -> None:  # noqa: ANN001
-        for record in self.instance.all_logs(self.run_id):
-            event = record.dagster_event
-            if event is None or event.event_type not in kinds or event.step_key in seen:
-                continue
-            seen.add(event.step_key)
-            status = {"STEP_SUCCESS": "ok", "STEP_FAILURE": "FAILED", "STEP_SKIPPED": "skipped"}[
-                event.event_type_value
-            ]
-            elapsed = time.perf_counter() - self.started
-            print(
-                f"  [{len(seen):>2}/{self.total}] {event.step_key:<55} {status:<7} {elapsed:6.1f} s",
-                file=self.out,
-                flush=True,
-            )
 
 
 def _new_run(instance: DagsterInstance, settings: Settings, kind: str) -> tuple[str, Path]:
