@@ -24,17 +24,22 @@ def explain(model: ChurnModel, frame: pd.DataFrame, n_reasons: int = N_REASONS) 
         typical = frame.assign(**{feature: model.reference[feature]})
         contributions[:, j] = base - model.predict_proba(typical)
     order = np.argsort(-contributions, axis=1, kind="stable")[:, :n_reasons]
+    # Read as arrays: indexing the frame row by row cost a minute at 300,000 customers.
+    values = frame[list(model.explained)].to_numpy(dtype=float, na_value=np.nan)
+    names = np.array(model.explained, dtype=object)
+    rows = np.arange(len(frame))
     reasons = {}
     for k in range(n_reasons):
-        texts = []
-        for row, j in enumerate(order[:, k] if len(model.explained) > k else []):
-            delta = contributions[row, j]
-            feature = model.explained[j]
-            value = frame[feature].iloc[row]
-            texts.append(
-                f"{feature} = {value:.4g} ({delta:+.2f})"
-                if delta > 0.005 and pd.notna(value)
-                else None
+        if len(model.explained) <= k:
+            reasons[f"reason_{k + 1}"] = [None] * len(frame)
+            continue
+        chosen = order[:, k]
+        deltas, picked = contributions[rows, chosen], values[rows, chosen]
+        shown = (deltas > 0.005) & ~np.isnan(picked)
+        reasons[f"reason_{k + 1}"] = [
+            f"{feature} = {value:.4g} ({delta:+.2f})" if show else None
+            for feature, value, delta, show in zip(
+                names[chosen], picked, deltas, shown, strict=True
             )
-        reasons[f"reason_{k + 1}"] = texts or [None] * len(frame)
+        ]
     return pd.DataFrame(reasons, index=frame.index)
