@@ -64,6 +64,20 @@ RISK_TIERS = ("high", "medium", "low")
 EXPLAINED_FEATURES = 10  # reasons are drawn from the most important features
 # Isotonic calibration is fitted only with at least this many held-back rows of each outcome.
 MIN_CALIBRATION_ROWS_PER_CLASS = 20
+# Each fit sees at most this many training rows (customer snapshots): a fixed sample beyond it,
+# so training time stops growing with the shop (README "Performance" has the metric sampled
+# against every row). Evaluation always scores every held-out row.
+MAX_TRAIN_ROWS = 400_000
+
+
+def bounded_sample(rows: pd.DataFrame, limit: int | None) -> pd.DataFrame:
+    """`rows`, or at most `limit` of them: those whose (customer_id, as_of_date) hash lowest, so
+    the sample does not depend on the rows' order and keeps mostly the same customers from one
+    refresh to the next."""
+    if limit is None or len(rows) <= limit:
+        return rows
+    hashes = pd.util.hash_pandas_object(rows[["customer_id", "as_of_date"]], index=False)
+    return rows.iloc[np.sort(np.argpartition(hashes.to_numpy(), limit)[:limit])]
 
 
 def feature_columns(frame: pd.DataFrame) -> list[str]:
@@ -284,15 +298,19 @@ class ChurnTrainingResult:
     holdout: pd.DataFrame  # holdout rows: customer_id, churned, one probability column per model
     train_cutoffs: list[str]
     holdout_cutoff: str
-    train_rows: int
+    train_rows: int  # the holdout fold's training rows (a sample beyond max_train_rows)
+    train_rows_available: int  # ... before sampling
     holdout_rows: int
     churn_rate_holdout: float
     importance: dict[str, float] = field(default_factory=dict)
 
 
-def train_churn_model(labelled: pd.DataFrame) -> ChurnTrainingResult:
+def train_churn_model(
+    labelled: pd.DataFrame, max_train_rows: int | None = MAX_TRAIN_ROWS
+) -> ChurnTrainingResult:
     """Backtest the candidates over rolling cutoffs, choose the best ROC AUC on the latest fold
-    (gradient boosting on a tie), then refit the chosen one on every cutoff.
+    (gradient boosting on a tie), then refit the chosen one on every cutoff. Every fit sees at
+    most `max_train_rows` rows (`bounded_sample`; None: all).
 
     A baseline is chosen only where the data cannot support more (a bare transactions file,
     say): it is then what scores, and the metadata says so.
@@ -315,10 +333,11 @@ def train_churn_model(labelled: pd.DataFrame) -> ChurnTrainingResult:
     candidates = _candidates(features, float(horizon))
     fold_rows, holdout_frame, fitted_last_fold, folds = [], None, {}, []
     for cutoff in cutoffs[1:]:
-        train = labelled[labelled["as_of_date"] < cutoff]
+        earlier = labelled[labelled["as_of_date"] < cutoff]
         test = labelled[labelled["as_of_date"] == cutoff]
-        if train["churned"].nunique() < 2 or test["churned"].nunique() < 2:
+        if earlier["churned"].nunique() < 2 or test["churned"].nunique() < 2:
             continue  # a fold without churners or without stayers cannot fit or be scored
+        train = bounded_sample(earlier, max_train_rows)
         folds.append(cutoff)
         y_test = test["churned"].astype(int).to_numpy()
         predictions = {"customer_id": test["customer_id"].to_numpy(), "churned": y_test}
@@ -331,12 +350,14 @@ def train_churn_model(labelled: pd.DataFrame) -> ChurnTrainingResult:
                     "cutoff": str(pd.Timestamp(cutoff).date()),
                     "model": name,
                     "train_rows": len(train),
+                    "train_rows_available": len(earlier),
                     "test_rows": len(test),
                     "churn_rate": float(y_test.mean()),
                     **classification_metrics(y_test, predictions[name]),
                 }
             )
-        holdout_frame, holdout_train, holdout_rows = pd.DataFrame(predictions), train, test
+        holdout_frame, holdout_rows = pd.DataFrame(predictions), test
+        holdout_train, holdout_available = train, len(earlier)
 
     if not folds:
         raise CannotTrain(
@@ -365,10 +386,11 @@ def train_churn_model(labelled: pd.DataFrame) -> ChurnTrainingResult:
     ranked = sorted(zip(columns, importance, strict=True), key=lambda pair: -pair[1])
     explained = [name for name, value in ranked if value > 0][:EXPLAINED_FEATURES]
     evaluation.explained = explained
+    final_rows = bounded_sample(labelled, max_train_rows)
     final = ChurnModel(
-        build().fit(labelled[columns], labelled["churned"].astype(int)),
+        build().fit(final_rows[columns], final_rows["churned"].astype(int)),
         columns,
-        labelled[columns].median(),
+        final_rows[columns].median(),
         explained,
     )
     return ChurnTrainingResult(
@@ -381,6 +403,7 @@ def train_churn_model(labelled: pd.DataFrame) -> ChurnTrainingResult:
         train_cutoffs=[str(pd.Timestamp(c).date()) for c in cutoffs if c < folds[-1]],
         holdout_cutoff=str(pd.Timestamp(folds[-1]).date()),
         train_rows=len(holdout_train),
+        train_rows_available=holdout_available,
         holdout_rows=len(holdout_rows),
         churn_rate_holdout=float(holdout_rows["churned"].mean()),
         importance={name: round(float(value), 4) for name, value in ranked},
@@ -449,6 +472,7 @@ def fit_and_evaluate(frames: Mapping[str, pd.DataFrame], current: Any | None) ->
             "selection": "highest ROC AUC on the holdout fold (gradient boosting on a tie)",
             "backtest_folds": int(result.backtest["cutoff"].nunique()),
             "train_rows": result.train_rows,
+            "train_rows_available": result.train_rows_available,
             "holdout_rows": result.holdout_rows,
             "holdout_churn_rate": round(result.churn_rate_holdout, 4),
             "calibration": getattr(

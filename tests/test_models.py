@@ -91,6 +91,18 @@ def test_segmenter_recovers_clear_groups_and_names_them():
     assert names[2] == "Big spenders"
 
 
+def test_holdout_silhouette_is_measured_on_a_bounded_sample_close_to_all_buyers():
+    data, _ = _customers(400)
+    model = segmentation.CustomerSegmenter(k_values=(3,)).fit(data)
+    every = segmentation.holdout_silhouette(model, data)
+    sampled = segmentation.holdout_silhouette(model, data, sample=300)
+    assert every["customers_evaluated"] == 1200 and sampled["customers_evaluated"] == 300
+    assert abs(sampled["silhouette"] - every["silhouette"]) < 0.05
+    assert abs(sampled["baseline_silhouette"] - every["baseline_silhouette"]) < 0.05
+    assert sampled["silhouette"] > sampled["baseline_silhouette"]
+    assert segmentation.holdout_silhouette(model, data, sample=300) == sampled  # a fixed sample
+
+
 def test_segment_names_are_stable_when_cluster_ids_permute():
     data, _ = _customers(150)
     first = segmentation.CustomerSegmenter(k_values=(3,), random_state=0).fit(data)
@@ -197,6 +209,28 @@ def test_churn_backtest_beats_both_baselines_with_calibrated_probabilities():
     assert quiet["reason_1"].str.startswith("sessions_30d = 0").mean() > 0.8
     with pytest.raises(ValueError, match="two labelled cutoffs"):
         churn.train_churn_model(frame[frame["as_of_date"] == frame["as_of_date"].min()])
+
+
+def test_churn_fits_on_a_bounded_sample_and_still_scores_every_held_out_row():
+    """Beyond max_train_rows every fit sees a fixed sample (the same rows whatever their order);
+    the holdout is scored in full, and the signal is still found."""
+    frame = _churn_frame(n_per_cutoff=3000)
+    sample = churn.bounded_sample(frame, 1000)
+    shuffled = churn.bounded_sample(frame.sample(frac=1, random_state=1), 1000)
+    assert len(sample) == 1000 and sample.index.is_monotonic_increasing
+    assert set(sample.index) == set(shuffled.index)
+    assert churn.bounded_sample(frame, len(frame)) is frame
+    assert churn.bounded_sample(frame, None) is frame
+
+    result = churn.train_churn_model(frame, max_train_rows=1500)
+    assert result.train_rows == 1500 and result.train_rows_available == 6000
+    assert (result.backtest["train_rows"] <= 1500).all()
+    assert result.holdout_rows == 3000 and len(result.holdout) == 3000
+    full = churn.train_churn_model(frame, max_train_rows=None)
+    assert full.train_rows == full.train_rows_available == 6000
+    sampled_auc = result.metrics[churn.MODEL]["roc_auc"]
+    assert sampled_auc > result.metrics[churn.RFM_BASELINE]["roc_auc"] + 0.05
+    assert abs(sampled_auc - full.metrics[churn.MODEL]["roc_auc"]) < 0.03
 
 
 def test_churn_without_signal_does_not_beat_the_rfm_baseline_by_luck():
