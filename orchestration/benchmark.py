@@ -1013,7 +1013,7 @@ def main(argv: list[str] | None = None) -> int:
         "--lines-memory-limit",
         help="DuckDB memory_limit for --lines' warehouse connection (e.g. 8GB; DuckDB spills to "
         "<warehouse>.tmp beyond it); default: the platform's, as its steps open the warehouse "
-        "($DUCKDB_MEMORY_LIMIT, else 40%% of RAM)",
+        "($DUCKDB_MEMORY_LIMIT, else 25%% of RAM)",
     )
     args = parser.parse_args(argv)
     if args.lines:

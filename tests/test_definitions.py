@@ -10,7 +10,15 @@ import yaml
 from orchestration.definitions import defs as build_definitions
 from orchestration.defs.exports import EXPORTED_TABLES
 from orchestration.instance import INSTANCE_YAML
-from orchestration.settings import DUCKDB_POOL, REFRESH_JOB, SOURCE_TABLES
+from orchestration.settings import (
+    DBT_PROJECT_DIR,
+    DEFAULT_DUCKDB_MEMORY_LIMIT,
+    DUCKDB_MEMORY_LIMIT_VARIABLE,
+    DUCKDB_POOL,
+    REFRESH_JOB,
+    SOURCE_TABLES,
+    get_settings,
+)
 
 
 @pytest.fixture(scope="module")
@@ -20,6 +28,19 @@ def defs() -> dg.Definitions:
 
 def test_definitions_load(defs):
     dg.Definitions.validate_loadable(defs)
+
+
+def test_every_warehouse_connection_gets_the_memory_limit(defs, monkeypatch):
+    """The steps' connections and dbt's profile use DuckDB's memory limit from the environment,
+    by default a quarter of RAM (DuckDB's own default, 80 %, let a large load pass 17 GiB)."""
+    assert DEFAULT_DUCKDB_MEMORY_LIMIT == "25%"
+    limit = get_settings().duckdb_memory_limit
+    assert defs.resources["duckdb"].connection_config["memory_limit"] == limit
+    profile = (DBT_PROJECT_DIR / "profiles.yml").read_text()
+    expected = f"env_var('{DUCKDB_MEMORY_LIMIT_VARIABLE}', '{DEFAULT_DUCKDB_MEMORY_LIMIT}')"
+    assert expected in profile  # dbt run by hand gets the same default
+    monkeypatch.setenv(DUCKDB_MEMORY_LIMIT_VARIABLE, "3GB")
+    assert get_settings().duckdb_memory_limit == "3GB"
 
 
 def test_asset_graph_has_every_layer(defs):
