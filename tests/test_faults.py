@@ -151,3 +151,14 @@ def test_locked_warehouse_fails_a_step_with_the_holder_named(outside_holder):
         WarehouseResource(database=str(path)).get_connection(),
     ):
         pass
+
+
+def test_warehouse_connections_draw_no_progress_bar(tmp_path):
+    """DuckDB draws a progress bar on the terminal for queries over 2 s, beneath Python's
+    stdout, through `make run`'s progress lines: the platform's connections turn it off."""
+    with WarehouseResource(database=str(tmp_path / "warehouse.duckdb")).get_connection() as conn:
+        assert conn.execute("select current_setting('enable_progress_bar')").fetchone() == (False,)
+        cursor = conn.cursor()  # what threads and helpers use
+        assert cursor.execute("select current_setting('enable_progress_bar')").fetchone() == (
+            False,
+        )

@@ -57,11 +57,15 @@ def _open(
     path: str | Path, read_only: bool = False, config: dict | None = None
 ) -> duckdb.DuckDBPyConnection:
     """Open the warehouse, waiting briefly if it is locked; a lock that persists raises
-    WarehouseLockedError with lock_message's explanation instead of DuckDB's IO error."""
+    WarehouseLockedError with lock_message's explanation instead of DuckDB's IO error. DuckDB's
+    progress bar is off: it writes to the terminal beneath Python, through `make run`'s progress
+    lines (a 300k shop's long queries cut two of them)."""
     deadline = time.monotonic() + LOCK_WAIT_SECONDS
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only, config=config or {})
+            conn = duckdb.connect(str(path), read_only=read_only, config=config or {})
+            conn.execute("set enable_progress_bar = false")  # a session setting, not a config one
+            return conn
         except duckdb.IOException as error:
             message = lock_message(error, path)
             if message is None:
