@@ -97,10 +97,12 @@ def test_not_null_and_ranges_are_declared_per_model_not_per_column():
     """A column-level not_null or accepted_range test is one more query and one more Dagster
     check per column: list the column in its model's not_null_columns / columns_in_range test."""
     column_level = []
-    for path in sorted((DBT_PROJECT_DIR / "models").rglob("*.yml")):
+    for path in sorted(
+        [*(DBT_PROJECT_DIR / "models").rglob("*.yml"), *(DBT_PROJECT_DIR / "seeds").rglob("*.yml")]
+    ):
         document = yaml.safe_load(path.read_text()) or {}
         tables = [t for s in document.get("sources", []) for t in s.get("tables", [])]
-        for table in document.get("models", []) + tables:
+        for table in document.get("models", []) + document.get("seeds", []) + tables:
             for column in table.get("columns") or []:
                 for test in column.get("data_tests") or column.get("tests") or []:
                     name = test if isinstance(test, str) else next(iter(test))
