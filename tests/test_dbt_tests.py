@@ -1,7 +1,7 @@
-"""The model-level dbt tests (dbt_project/tests/generic): not_null_columns and columns_in_range
-guard many columns with one query each, and a failure names the columns at fault.
+"""The model-level dbt test (dbt_project/tests/generic): column_rules guards a model's not-null
+and bounded columns with one query, and a failure names each column and rule at fault.
 
-Self-contained: dbt tests fct_orders' three model-level tests on a tiny warehouse holding only a
+Self-contained: dbt tests fct_orders' two model-level tests on a tiny warehouse holding only a
 hand-made marts.fct_orders (no pipeline run; one dbt invocation, about 25 s, mostly the parse)."""
 
 import json
@@ -15,11 +15,7 @@ from dbt_helpers import DBT
 
 from orchestration.settings import DBT_PROJECT_DIR
 
-FCT_ORDERS_TESTS = [
-    "fct_orders__not_null",
-    "fct_orders__in_range",
-    "fct_orders__in_range_not_refund",
-]
+FCT_ORDERS_TESTS = ["fct_orders__columns", "fct_orders__columns_not_refund"]
 # order_id, status, currency, is_refund, n_lines, n_units, gross_amount, discount_amount, net_amount
 ORDERS = [
     ("o1", "completed", "EUR", False, 1, 2, 20.0, 0.0, 20.0),
@@ -81,21 +77,24 @@ def test_model_level_tests_fail_naming_the_columns_at_fault(tmp_path):
     assert {name: r["status"] for name, r in results.items()} == dict.fromkeys(
         FCT_ORDERS_TESTS, "fail"
     )
-    # The failing rows: one per column at fault, with its count (and the values out of range).
+    # The failing rows: one per column and rule at fault, with its count (and the values out of
+    # range).
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        rows = {name: con.sql(r["compiled_code"]).fetchall() for name, r in results.items()}
-    assert rows["fct_orders__not_null"] == [("currency", 2)]
-    assert rows["fct_orders__in_range"] == [("n_lines", 1, "-1", "-1")]
+        rows = {name: sorted(con.sql(r["compiled_code"]).fetchall()) for name, r in results.items()}
+    assert rows["fct_orders__columns"] == [
+        ("currency", "not null", 2, None, None),
+        ("n_lines", "in range", 1, "-1", "-1"),
+    ]
     # config where "not is_refund": o5's negative sale fails, o6's refund does not.
-    assert sorted(rows["fct_orders__in_range_not_refund"]) == [
-        ("gross_amount", 1, "-3.0000", "-3.0000"),
-        ("net_amount", 1, "-3.0000", "-3.0000"),
+    assert rows["fct_orders__columns_not_refund"] == [
+        ("gross_amount", "in range", 1, "-3.0000", "-3.0000"),
+        ("net_amount", "in range", 1, "-3.0000", "-3.0000"),
     ]
 
 
 def test_not_null_and_ranges_are_declared_per_model_not_per_column():
     """A column-level not_null or accepted_range test is one more query and one more Dagster
-    check per column: list the column in its model's not_null_columns / columns_in_range test."""
+    check per column: list the column in its model's column_rules test."""
     column_level = []
     for path in sorted(
         [*(DBT_PROJECT_DIR / "models").rglob("*.yml"), *(DBT_PROJECT_DIR / "seeds").rglob("*.yml")]
