@@ -37,7 +37,13 @@ from typing import TYPE_CHECKING, Any
 import psutil
 import yaml
 
-from orchestration.settings import DBT_PROJECT_DIR, RAW_SCHEMA, REPO_ROOT
+from orchestration.settings import (
+    DBT_PROJECT_DIR,
+    DEFAULT_DUCKDB_MEMORY_LIMIT,
+    DUCKDB_MEMORY_LIMIT_VARIABLE,
+    RAW_SCHEMA,
+    REPO_ROOT,
+)
 from orchestration.summary import STAGES, stage_of
 from simulator import ShopConfig
 
@@ -1013,7 +1019,8 @@ def main(argv: list[str] | None = None) -> int:
         "--lines-memory-limit",
         help="DuckDB memory_limit for --lines' warehouse connection (e.g. 8GB; DuckDB spills to "
         "<warehouse>.tmp beyond it); default: the platform's, as its steps open the warehouse "
-        "($DUCKDB_MEMORY_LIMIT, else 25%% of RAM)",
+        f"(${DUCKDB_MEMORY_LIMIT_VARIABLE}, else {DEFAULT_DUCKDB_MEMORY_LIMIT.replace('%', '%%')} "
+        "of RAM)",
     )
     args = parser.parse_args(argv)
     if args.lines:

@@ -18,7 +18,7 @@
 {% test column_rules(model, not_null=[], ranges={}) %}
 {%- set checks = [] -%}
 {%- for column in not_null -%}
-    {%- do checks.append((column, 'not null', column ~ ' is null', none)) -%}
+    {%- do checks.append((column, 'not null', column ~ ' is null')) -%}
 {%- endfor -%}
 {%- for column, bounds in ranges.items() -%}
     {%- set outside -%}
@@ -27,25 +27,25 @@
         {%- if bounds.get('max_value') is not none %} or {{ column }} > {{ bounds['max_value'] }}{% endif -%}
         )
     {%- endset -%}
-    {%- do checks.append((column, 'in range', outside, column)) -%}
+    {%- do checks.append((column, 'in range', outside)) -%}
 {%- endfor %}
 with failing as (
     select
-        {%- for column, rule, failing, value in checks %}
+        {%- for column, rule, failing in checks %}
         count(*) filter (where {{ failing }}) as rows_{{ loop.index }},
-        {%- if value is none %}
+        {%- if rule == 'not null' %}
         cast(null as varchar) as lowest_{{ loop.index }},
         cast(null as varchar) as highest_{{ loop.index }}
         {%- else %}
-        cast(min({{ value }}) filter (where {{ failing }}) as varchar) as lowest_{{ loop.index }},
-        cast(max({{ value }}) filter (where {{ failing }}) as varchar) as highest_{{ loop.index }}
+        cast(min({{ column }}) filter (where {{ failing }}) as varchar) as lowest_{{ loop.index }},
+        cast(max({{ column }}) filter (where {{ failing }}) as varchar) as highest_{{ loop.index }}
         {%- endif %}
         {{- "," if not loop.last }}
         {%- endfor %}
     from {{ model }}
 )
 
-{% for column, rule, failing, value in checks %}
+{% for column, rule, failing in checks %}
 select
     '{{ column }}' as column_name,
     '{{ rule }}' as rule,
