@@ -6,13 +6,19 @@ hand-made marts.fct_orders (no pipeline run; one dbt invocation, about 25 s, mos
 
 import json
 import os
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import duckdb
+import pytest
 import yaml
+from dagster_dbt.errors import DagsterDbtCliRuntimeError
 from dbt_helpers import DBT
 
+from orchestration.lib.dbt import dbt_resource
 from orchestration.settings import DBT_PROJECT_DIR
 
 FCT_ORDERS_TESTS = ["fct_orders__columns", "fct_orders__columns_not_refund"]
@@ -108,3 +114,56 @@ def test_not_null_and_ranges_are_declared_per_model_not_per_column():
                     if name in ("not_null", "accepted_range"):
                         column_level.append(f"{path.name}: {table['name']}.{column['name']} {name}")
     assert not column_level, column_level
+
+
+def test_dbt_in_the_step_process_reports_failures_stops_and_releases_the_warehouse(
+    tmp_path, monkeypatch
+):
+    """The steps' dbt resource runs dbt in their own process (orchestration/lib/dbt.py): dbt's
+    results reach dagster-dbt as a dbt process's would, a failing test or a dbt error fails the
+    command with dbt's message, an interrupt stops dbt, and after every command the environment
+    is as before and another process can open the warehouse for writing."""
+    warehouse = tmp_path / "tiny.duckdb"
+    _tiny_warehouse(warehouse)
+    monkeypatch.setenv("DUCKDB_PATH", str(warehouse))
+    target = tmp_path / "target"
+    environment = dict(os.environ)
+
+    def released() -> None:
+        assert dict(os.environ) == environment
+        subprocess.run(  # fails if dbt still holds the file's write lock
+            [sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1]).close()"]
+            + [str(warehouse)],
+            check=True,
+            timeout=60,
+        )
+
+    failing = dbt_resource.cli(
+        ["test", "--select", " ".join(FCT_ORDERS_TESTS)], target_path=target, raise_on_error=False
+    )
+    results = [
+        event.raw_event["data"]["node_info"]
+        for event in failing.stream_raw_events()
+        if event.raw_event["info"]["name"] == "LogTestResult"
+    ]
+    assert {r["node_name"]: r["node_status"] for r in results} == dict.fromkeys(
+        FCT_ORDERS_TESTS, "fail"
+    )
+    assert failing.process.returncode == 1
+    assert not failing.is_successful()
+    released()
+
+    with pytest.raises(DagsterDbtCliRuntimeError, match="no_such_macro"):
+        dbt_resource.cli(["run-operation", "no_such_macro"], target_path=target).wait()
+    released()
+
+    # A full parse takes several seconds of Python; an interrupt one second in ends it unfinished.
+    parsing = dbt_resource.cli(
+        ["parse", "--no-partial-parse"], target_path=tmp_path / "parse", raise_on_error=False
+    )
+    time.sleep(1)
+    parsing.process.send_signal(signal.SIGINT)
+    assert parsing.process.wait(timeout=60) == 2
+    assert not (tmp_path / "parse" / "manifest.json").exists()
+    parsing.wait()  # reads what dbt printed
+    released()

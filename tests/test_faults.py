@@ -83,7 +83,7 @@ def test_sigkill_mid_write_leaves_a_readable_warehouse_and_rerun_matches(
             break
     time.sleep(3)
     assert process.poll() is None, "the run finished before it could be killed"
-    os.killpg(process.pid, signal.SIGKILL)  # the run and its dbt subprocess, mid-write
+    os.killpg(process.pid, signal.SIGKILL)  # the run, dbt running in it, mid-write
     process.wait()
 
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:

@@ -8,17 +8,16 @@ Two @dbt_assets, one `dbt build` each:
   orchestration/defs/partitions.py); a run without partitions rebuilds every day.
 - `dbt_activation` (customer_360, schema `scores`) reads the scored tables, so it runs after them.
 One command for everything before the models, not one for the daily models and one for the
-features: each dbt command costs about 7 s before its first model (Python and dbt's imports, the
-adapter, partial parsing) and 1.5 s after its last (artefacts), whatever the shop's size.
+features: each dbt command costs seconds before its first model (the adapter, partial parsing; dbt's
+import on the run's first command) and 1.5 s after its last (artefacts), whatever the shop's size.
+dbt runs in the step's process (orchestration/lib/dbt.py, InProcessDbt).
 Every invocation gets the config's model settings as dbt vars. The project, its translator and
 the dbt CLI resource are in orchestration/lib/dbt.py.
 """
 
-import contextlib
 import functools
 import json
-import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -26,7 +25,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from orchestration.defs.partitions import RELOADED_DAYS_KEY, format_days, run_days, widen_days
-from orchestration.lib.dbt import dbt_project, translator
+from orchestration.lib.dbt import dbt_project, environment, translator
 from orchestration.lib.warehouse import WarehouseResource
 from orchestration.settings import DUCKDB_POOL, get_settings
 
@@ -48,21 +47,6 @@ shop_dbt_assets = functools.partial(
 WINDOW_VARIABLES = ("SHOP_PARTITION_START", "SHOP_PARTITION_END")
 
 
-@contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Set environment variables while dbt's process starts (it copies the environment)."""
-    before = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def _build(
     context: dg.AssetExecutionContext,
     dbt: DbtCliResource,
@@ -75,18 +59,18 @@ def _build(
         pass  # fails with a clear message if a program outside Dagster holds the warehouse
     settings = get_settings()
     window = [day.isoformat() for day in days] if days else ["", ""]
-    with _environment(dict(zip(WINDOW_VARIABLES, window, strict=True))):
+    with environment(dict(zip(WINDOW_VARIABLES, window, strict=True))):
         invocation = dbt.cli(
             ["build", "--vars", json.dumps(settings.config.dbt_vars())],
             context=context,
             target_path=settings.dbt_target_dir,
         )
-    try:
-        yield from invocation.stream()
-    finally:  # a failure while reading dbt's events must not leave dbt holding the warehouse
-        if invocation.process.poll() is None:
-            invocation.process.terminate()
-            invocation.process.wait(timeout=30)
+        try:
+            yield from invocation.stream()
+        finally:  # a failure while reading dbt's events must not leave dbt holding the warehouse
+            if invocation.process.poll() is None:
+                invocation.process.terminate()
+                invocation.process.wait(timeout=30)
 
 
 @shop_dbt_assets(

@@ -1,17 +1,26 @@
 """dbt in Dagster: the project, the translator that keys models by warehouse schema and table,
-and the dbt CLI resource. The assets built from them are in orchestration/defs/transform.py."""
+and the dbt CLI resource, which runs dbt in the step's own process. The assets built from them are
+in orchestration/defs/transform.py."""
 
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import dagster_dbt.core.resource
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
+    DbtCliInvocation,
     DbtCliResource,
     DbtProject,
 )
@@ -45,12 +54,124 @@ translator = ShopDbtTranslator(
 )
 
 
+class InProcessDbt:
+    """What `DbtCliInvocation` uses of `subprocess.Popen`, for a dbt command run by dbt's own
+    programmatic entry point (`dbtRunner`) in a thread of this process instead of a new Python.
+
+    A dbt process imports dbt before its first model: 5-6 s on the 2-core machine, twice a run.
+    In the step's process the import is paid once per run, and cheaper (Dagster has already
+    imported much of what dbt needs). dbt's JSON log lines, which a dbt process prints on its
+    standard output, arrive on `stdout` through dbt's own capture stream, so dagster-dbt reads
+    them as it reads a process's. `returncode` is the dbt CLI's: 0 success, 1 a node failed or
+    a test found rows, 2 dbt raised. The environment is the command's for as long as dbt runs
+    (dbt reads its flags and `env_var()` from it), and dbt's DuckDB connection is closed when it
+    ends, so the step's own connections and other processes can open the warehouse."""
+
+    def __init__(self, args: Sequence[str], env: Mapping[str, str]) -> None:
+        self.args = list(args)
+        self.returncode: int | None = None
+        read, write = os.pipe()
+        self.stdout = os.fdopen(read, "rb")
+        self._lines = os.fdopen(write, "w", encoding="utf-8", buffering=1)
+        self._thread = threading.Thread(
+            target=self._run, args=(dict(env),), name="dbt", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, env: dict[str, str]) -> None:
+        try:
+            with environment(env):
+                from dbt.cli.main import dbtRunner
+                from dbt_common.events.functions import (
+                    capture_stdout_logs,
+                    stop_capture_stdout_logs,
+                )
+
+                capture_stdout_logs(self._lines)
+                try:
+                    result = dbtRunner().invoke(self.args[1:])  # args[0] is the executable
+                finally:
+                    stop_capture_stdout_logs()
+                    _close_dbt_connections()
+            self.returncode = 0 if result.success else 2 if result.exception else 1
+        except BaseException as error:  # noqa: BLE001 - the step reads it as dbt's output
+            self._lines.write(f"dbt stopped: {error!r}\n")
+            self.returncode = 2
+        finally:
+            self._lines.close()
+
+    def poll(self) -> int | None:
+        return None if self._thread.is_alive() else self.returncode
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise subprocess.TimeoutExpired(self.args, timeout or 0)
+        return self.returncode
+
+    def send_signal(self, _signal: int) -> None:
+        """Stop dbt as Ctrl-C stops a dbt process: KeyboardInterrupt in its thread, raised when
+        the thread next runs Python (a DuckDB statement in progress finishes first)."""
+        if self._thread.is_alive() and self._thread.ident is not None:
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(self._thread.ident), ctypes.py_object(KeyboardInterrupt)
+            )
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    kill = terminate
+
+
+@contextlib.contextmanager
+def environment(env: Mapping[str, str]) -> Iterator[None]:
+    """`os.environ` holds the variables of `env` inside the block; those it changed are restored
+    after it, and only those."""
+    changed = {
+        name: os.environ.get(name) for name, value in env.items() if os.environ.get(name) != value
+    }
+    os.environ.update({name: env[name] for name in changed})
+    try:
+        yield
+    finally:
+        for name, value in changed.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _close_dbt_connections() -> None:
+    """Close what dbt leaves open in the process after a command: its adapters' connections and
+    dbt-duckdb's database handle, which holds the warehouse file's lock."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    from dbt.adapters.factory import reset_adapters
+
+    reset_adapters()
+    environment = DuckDBConnectionManager._ENV
+    if environment is not None:
+        environment.close()
+    DuckDBConnectionManager.close_all_connections()
+
+
+class InProcessDbtCliInvocation(DbtCliInvocation):
+    """dagster-dbt's invocation, with dbt run by `InProcessDbt` instead of a process."""
+
+    @classmethod
+    def run(  # type: ignore[override]
+        cls, args: Sequence[str], env: dict[str, str], dbt_project: DbtProject | None, **kwargs: Any
+    ) -> DbtCliInvocation:
+        return cls(process=InProcessDbt(args, env), project=dbt_project, **kwargs)
+
+
 class ShopDbtCliResource(DbtCliResource):
-    """dagster-dbt's resource without two costs paid before every dbt command, about 11 s a run:
-    it runs `dbt --version` in a subprocess to learn the version (5 s: it imports dbt), and it
-    builds a dbt adapter in the step's process (4 s to import dbt, then 2 s a command) used only by
-    `fetch_column_metadata` and `fetch_row_counts`, which this project does not call. The version
-    is the installed dbt-core's: the executable below is the one beside this interpreter."""
+    """dagster-dbt's resource, running dbt in the step's process (InProcessDbt; about 13 s a
+    run) and without two costs paid before every dbt command, about 11 s a run: it runs
+    `dbt --version` in a subprocess to learn the version (5 s: it imports dbt), and it builds a
+    dbt adapter in the step's process (2 s a command) used only by `fetch_column_metadata` and
+    `fetch_row_counts`, which this project does not call. The version is the installed
+    dbt-core's. dagster-dbt has no in-process mode, so `cli` swaps the invocation class that its
+    resource module starts, for as long as the call lasts."""
 
     @cached_property
     def _cli_version(self) -> Version:
@@ -58,6 +179,15 @@ class ShopDbtCliResource(DbtCliResource):
 
     def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:
         return None
+
+    def cli(self, args: Sequence[str], **kwargs: Any) -> DbtCliInvocation:
+        module = dagster_dbt.core.resource
+        started = module.DbtCliInvocation
+        module.DbtCliInvocation = InProcessDbtCliInvocation
+        try:
+            return super().cli(args, **kwargs)
+        finally:
+            module.DbtCliInvocation = started
 
 
 # The dbt installed beside this interpreter, so the venv need not be on PATH.
