@@ -1,6 +1,10 @@
-"""The instance's SQLite event log with orchestration/lib/dagster_patches.py's engine per file:
-events are written and read back as before, through one engine per database file, and a wiped
-storage starts its files again."""
+"""The instance's SQLite event log with orchestration/lib/dagster_patches.py's engine and open
+connection per file: events are written and read back as before, through one engine per
+database file, another process writes to the same files meanwhile, and a wiped storage starts
+its files again."""
+
+import subprocess
+import sys
 
 import dagster as dg
 from dagster import DagsterInstance
@@ -8,30 +12,50 @@ from dagster import DagsterInstance
 from orchestration.instance import ensure_instance
 from orchestration.lib import dagster_patches
 
+ANOTHER_PROCESS = """
+import sys
+import dagster as dg
+from dagster import DagsterInstance
+from orchestration.lib import dagster_patches
+dagster_patches.apply()
+instance = DagsterInstance.from_config(sys.argv[1])
+for index in range(100, 105):
+    instance.report_runless_asset_event(dg.AssetMaterialization("orders", metadata={"index": index}))
+"""
 
-def _materialize(instance: DagsterInstance, times: int) -> None:
-    for index in range(times):
+
+def _materialize(instance: DagsterInstance, indexes: range) -> None:
+    for index in indexes:
         instance.report_runless_asset_event(
             dg.AssetMaterialization("orders", metadata={"index": index})
         )
 
 
-def test_sqlite_event_log_keeps_one_engine_per_file_and_starts_again_after_a_wipe(
+def _indexes(instance: DagsterInstance) -> list[int]:
+    records = instance.fetch_materializations(dg.AssetKey("orders"), limit=1000).records
+    return sorted(r.asset_materialization.metadata["index"].value for r in records)
+
+
+def test_sqlite_event_log_keeps_one_engine_per_file_shares_files_and_starts_again_after_a_wipe(
     tmp_path, monkeypatch
 ):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))  # ensure_instance points it elsewhere
     dagster_patches.apply()
-    instance = DagsterInstance.from_config(str(ensure_instance(tmp_path / "dagster")))
+    home = ensure_instance(tmp_path / "dagster")
+    instance = DagsterInstance.from_config(str(home))
     storage = instance.event_log_storage
 
-    _materialize(instance, 20)
-    events = instance.fetch_materializations(dg.AssetKey("orders"), limit=100).records
-    assert sorted(e.asset_materialization.metadata["index"].value for e in events) == list(
-        range(20)
-    )
+    _materialize(instance, range(20))
+    assert _indexes(instance) == list(range(20))
     # Each event went to the run's file and the index: two files, two engines, not forty.
     assert len(storage._shop_engines) == 2
 
+    # Our connections stay open between transactions: another process writes to the same files,
+    # and we read its events and write after them.
+    subprocess.run([sys.executable, "-c", ANOTHER_PROCESS, str(home)], check=True, timeout=120)
+    _materialize(instance, range(20, 25))
+    assert _indexes(instance) == [*range(25), *range(100, 105)]
+
     storage.wipe()
-    _materialize(instance, 3)
-    assert len(instance.fetch_materializations(dg.AssetKey("orders"), limit=100).records) == 3
+    _materialize(instance, range(3))
+    assert _indexes(instance) == [0, 1, 2]
