@@ -4,9 +4,9 @@ Generates the synthetic shop at that size in a temporary folder (the repository'
 Dagster instance and state are untouched) and runs, through Dagster exactly as `make run` does
 (`python -m orchestration.cli run`): a full refresh on a cold warehouse, a second full refresh,
 and a one-day refresh of the data's last day (`--days`). A background thread samples the RSS of
-each run's whole process tree (the run and its dbt subprocesses) every 0.2 s; each sample is
-attributed to the stage whose step was running (the steps' start and end times are read from the
-run's Dagster instance afterwards; orchestration.summary.stage_of names the stage).
+each run's whole process tree (the run, which runs dbt too, and any child) every 0.2 s; each
+sample is attributed to the stage whose step was running (the steps' start and end times are read
+from the run's Dagster instance afterwards; orchestration.summary.stage_of names the stage).
 
 Then, on the same warehouse: the time to load the code location, the rows per raw table, and the
 customer-feature dbt models side by side with a bare DuckDB `group by customer_id` over the same
@@ -965,7 +965,7 @@ def report(result: dict[str, Any], previous: dict[str, Any] | None, path: Path) 
         f"{' (uncommitted changes)' if result['git']['uncommitted_changes'] else ''} ===\n"
     )
     print(
-        "Wall time and peak RSS of the whole process tree (the run and its dbt processes), "
+        "Wall time and peak RSS of the whole process tree (the run and any child process), "
         "per stage;\n'outside steps' is process start, loading definitions and Dagster's "
         "bookkeeping between steps.\n"
     )
