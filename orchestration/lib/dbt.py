@@ -165,8 +165,9 @@ class InProcessDbtCliInvocation(DbtCliInvocation):
 
 
 class ShopDbtCliResource(DbtCliResource):
-    """dagster-dbt's resource, running dbt in the step's process (InProcessDbt; about 13 s a
-    run) and without two costs paid before every dbt command, about 11 s a run: it runs
+    """dagster-dbt's resource, running dbt in the step's process (InProcessDbt; 4-11 s a run on
+    the smallest shops, README "dbt in the step's process") and without two costs paid before
+    every dbt command, about 11 s a run: it runs
     `dbt --version` in a subprocess to learn the version (5 s: it imports dbt), and it builds a
     dbt adapter in the step's process (2 s a command) used only by `fetch_column_metadata` and
     `fetch_row_counts`, which this project does not call. The version is the installed
