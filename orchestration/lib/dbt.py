@@ -148,9 +148,9 @@ def _close_dbt_connections() -> None:
     from dbt.adapters.factory import reset_adapters
 
     reset_adapters()
-    environment = DuckDBConnectionManager._ENV
-    if environment is not None:
-        environment.close()
+    database = DuckDBConnectionManager._ENV  # dbt-duckdb's environment: the database handle
+    if database is not None:
+        database.close()
     DuckDBConnectionManager.close_all_connections()
 
 
@@ -167,10 +167,10 @@ class InProcessDbtCliInvocation(DbtCliInvocation):
 class ShopDbtCliResource(DbtCliResource):
     """dagster-dbt's resource, running dbt in the step's process (InProcessDbt; 4-11 s a run on
     the smallest shops, README "dbt in the step's process") and without two costs paid before
-    every dbt command, about 11 s a run: it runs
-    `dbt --version` in a subprocess to learn the version (5 s: it imports dbt), and it builds a
-    dbt adapter in the step's process (2 s a command) used only by `fetch_column_metadata` and
-    `fetch_row_counts`, which this project does not call. The version is the installed
+    every dbt command, about 11 s a run: it runs `dbt --version` in a subprocess to learn the
+    version (5 s: it imports dbt), and it builds a dbt adapter in the step's process (2 s a
+    command) used only by `fetch_column_metadata` and `fetch_row_counts`, which this project does
+    not call. The version is the installed
     dbt-core's. dagster-dbt has no in-process mode, so `cli` swaps the invocation class that its
     resource module starts, for as long as the call lasts."""
 
