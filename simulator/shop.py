@@ -44,12 +44,19 @@ from simulator.world import (
     _pa,
 )
 
+SHARD_KEY = 1_000  # spawn_key of a later shard's seeds: (SHARD_KEY, shard)
+
 
 class _Shop(_CampaignsMixin, _ReviewsMixin, _EventsMixin, _TablesMixin):
     """Holds the intermediate arrays of one generation run (all times in days or seconds
-    from the start of the observed period)."""
+    from the start of the observed period).
 
-    def __init__(self, config: ShopConfig) -> None:
+    A large shop is generated in shards of customers (simulator.generate): shard 0 draws as a
+    shop of its size alone would; a later shard draws its customers, orders, reviews, campaigns
+    and events from seeds of its own and its catalogue from the shop's seed, so every shard
+    sells the same products."""
+
+    def __init__(self, config: ShopConfig, shard: int = 0) -> None:
         if config.customers < 1:
             raise ValueError("customers must be >= 1")
         if config.products < 1:
@@ -63,7 +70,15 @@ class _Shop(_CampaignsMixin, _ReviewsMixin, _EventsMixin, _TablesMixin):
         ):
             raise ValueError("popularity_concentration must be a finite number >= 0")
         self.cfg = config
-        self.rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(8)]
+        seeds = np.random.SeedSequence(config.seed).spawn(8)
+        if shard:  # a later shard of a large shop: its own customers, the same catalogue
+            seeds = [
+                seeds[1] if stage == 1 else seed
+                for stage, seed in enumerate(
+                    np.random.SeedSequence(config.seed, spawn_key=(SHARD_KEY, shard)).spawn(8)
+                )
+            ]
+        self.rngs = [np.random.default_rng(s) for s in seeds]
         self.h_obs = config.history_days + 1  # observed days incl. end_date
         self.h_total = self.h_obs + config.future_days
         self.end_s = self.h_obs * SECONDS_PER_DAY  # first second after the observed period

@@ -5,6 +5,7 @@ hidden truth tables.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -32,9 +33,30 @@ from simulator.world import (
 TS = pa.timestamp("us")
 
 
-def _ids(prefix: str, n: int, width: int) -> pa.Array:
-    """Zero-padded string ids ``prefix + 000..n``; vectorized via Arrow compute."""
-    nums = pc.cast(pa.array(np.arange(1, n + 1, dtype=np.int64)), pa.string())
+@dataclass(frozen=True)
+class IdStart:
+    """How many ids of each kind earlier shards of the shop used (simulator.generate): a shard's
+    ids continue after them. All 0 for a shop generated in one piece."""
+
+    customer: int = 0
+    order: int = 0
+    review: int = 0
+    session: int = 0
+    event: int = 0
+
+    def __add__(self, other: IdStart) -> IdStart:
+        return IdStart(
+            self.customer + other.customer,
+            self.order + other.order,
+            self.review + other.review,
+            self.session + other.session,
+            self.event + other.event,
+        )
+
+
+def _ids(prefix: str, n: int, width: int, start: int = 0) -> pa.Array:
+    """Zero-padded string ids ``prefix + start+1..start+n``; vectorized via Arrow compute."""
+    nums = pc.cast(pa.array(np.arange(start + 1, start + n + 1, dtype=np.int64)), pa.string())
     return pc.binary_join_element_wise(prefix, pc.utf8_lpad(nums, width, "0"), "")
 
 
@@ -53,8 +75,21 @@ def _timestamps(epoch_s: int, seconds: np.ndarray) -> pa.Array:
 class _TablesMixin:
     """The tables stage of simulator.shop._Shop; reads the arrays its earlier stages set."""
 
-    def tables(self) -> Iterator[tuple[str, pa.Table]]:
-        """Yield (name, table) one at a time so that each can be written and freed.
+    def id_counts(self) -> IdStart:
+        """The ids of each kind this run's tables use (call before tables(), which frees the
+        event arrays)."""
+        with_events = self.cfg.with_events
+        return IdStart(
+            customer=self.cfg.customers,
+            order=int(self.o_cust.size),
+            review=int(self.rv_cust.size) if self.cfg.with_products else 0,
+            session=int(self.ev_sess_id.max(initial=0)) if with_events else 0,
+            event=int(self.ev_sec.size) if with_events else 0,
+        )
+
+    def tables(self, start: IdStart = IdStart()) -> Iterator[tuple[str, pa.Table]]:
+        """Yield (name, table) one at a time so that each can be written and freed; ids are
+        numbered from ``start`` on (a later shard of a large shop).
 
         Without products (``with_products=False``) the products and reviews tables are not
         yielded and every product_id is NULL; without events (``with_events=False``) web_events
@@ -63,7 +98,7 @@ class _TablesMixin:
         """
         n, m = self.cfg.customers, self.cfg.products
         with_products = self.cfg.with_products
-        cust_ids = _ids("CUST-", n, 6)
+        cust_ids = _ids("CUST-", n, 6, start.customer)
         prod_ids = _ids("PROD-", m, 5)
         if not with_products:  # same shop, product ids withheld everywhere
             prod_ids = pa.nulls(m, pa.string())
@@ -71,7 +106,7 @@ class _TablesMixin:
         last = pa.array(LAST_NAMES)
         fn = pc.take(first, pa.array(self.first_name))
         ln = pc.take(last, pa.array(self.last_name))
-        nums = pc.cast(pa.array(np.arange(1, n + 1)), pa.string())
+        nums = pc.cast(pa.array(np.arange(start.customer + 1, start.customer + n + 1)), pa.string())
         email = pc.utf8_lower(
             pc.binary_join_element_wise(fn, ".", ln, ".", nums, "@example.com", "")
         )
@@ -114,7 +149,7 @@ class _TablesMixin:
         del products
 
         n_o = self.o_cust.size
-        order_ids = _ids("ORD-", n_o, 7)
+        order_ids = _ids("ORD-", n_o, 7, start.order)
         obs = self.o_sec < self.end_s
         n_obs = int(obs.sum())
         orders_all = pa.table(
@@ -161,11 +196,11 @@ class _TablesMixin:
         )
 
         if self.cfg.with_events:
-            yield "web_events", self._web_events(cust_ids, prod_ids)
+            yield "web_events", self._web_events(cust_ids, prod_ids, start)
         for attr in [a for a in vars(self) if a.startswith("ev_")]:
             delattr(self, attr)  # free the event arrays before building the truth tables
         if with_products:  # a review needs a product
-            yield "reviews", self._reviews(cust_ids, prod_ids)
+            yield "reviews", self._reviews(cust_ids, prod_ids, start.review)
         if self.sent:  # no campaign was sent (short history or empty audiences): no file
             yield "campaign_sends", self._campaign_sends(cust_ids)
 
@@ -216,7 +251,7 @@ class _TablesMixin:
         yield "future_order_items", future_order_items
         yield "campaigns_truth", self._campaigns_truth()
 
-    def _reviews(self, cust_ids: pa.Array, prod_ids: pa.Array) -> pa.Table:
+    def _reviews(self, cust_ids: pa.Array, prod_ids: pa.Array, start: int) -> pa.Table:
         """The reviews landing table from the reviews stage's arrays."""
         texts = [
             REVIEW_TEXTS[r][j] if j < len(REVIEW_TEXTS[r]) else ""
@@ -225,7 +260,7 @@ class _TablesMixin:
         ]
         return pa.table(
             {
-                "review_id": _ids("REV-", self.rv_cust.size, 7),
+                "review_id": _ids("REV-", self.rv_cust.size, 7, start),
                 "customer_id": pc.take(cust_ids, pa.array(self.rv_cust)),
                 "product_id": pc.take(prod_ids, pa.array(self.rv_prod)),
                 "rating": pa.array(self.rv_rating, pa.int64()),
@@ -305,7 +340,7 @@ class _TablesMixin:
             }
         )
 
-    def _web_events(self, cust_ids: pa.Array, prod_ids: pa.Array) -> pa.Table:
+    def _web_events(self, cust_ids: pa.Array, prod_ids: pa.Array, start: IdStart) -> pa.Table:
         """The web_events landing table from the events stage's arrays."""
         vocab = pa.array(  # index = noun * len(SEARCH_PREFIXES) + prefix
             [
@@ -317,8 +352,10 @@ class _TablesMixin:
         )
         web_events = pa.table(
             {
-                "event_id": pa.array(np.arange(1, self.ev_sec.size + 1), pa.int64()),
-                "session_id": pa.array(self.ev_sess_id, pa.int64()),
+                "event_id": pa.array(
+                    np.arange(start.event + 1, start.event + self.ev_sec.size + 1), pa.int64()
+                ),
+                "session_id": pa.array(self.ev_sess_id + start.session, pa.int64()),
                 "customer_id": _take(cust_ids, self.ev_cust),
                 "event_type": pc.take(pa.array(EVENT_TYPES), pa.array(self.ev_type)),
                 "event_at": _timestamps(self.epoch_s, self.ev_sec),

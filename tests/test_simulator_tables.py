@@ -8,7 +8,9 @@ is tested in tests/test_simulator_behaviour.py.
 
 from __future__ import annotations
 
+import importlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -174,6 +176,54 @@ def test_scaling(shop: tuple, tmp_path: Path) -> None:
     for name in ("order_lines", "web_events", "future_order_items"):
         ratio = counts[name] / small_counts[name]
         assert 1.7 < ratio < 2.3, (name, ratio)
+
+
+def test_a_large_shop_is_generated_in_shards_with_one_catalogue_and_unique_ids(
+    shop: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above SHARD_CUSTOMERS customers the shop is generated a shard at a time (memory stays
+    that of one shard): shard 0 is the shop of its size alone, every shard sells the same
+    catalogue, ids continue across shards, and campaigns_truth sums the shards' campaigns."""
+    generation = importlib.import_module("simulator.generate")  # the package's name is the function
+
+    assert generation.shard_sizes(100_000) == [100_000]
+    assert generation.shard_sizes(250_001) == [83_334, 83_334, 83_333]
+    monkeypatch.setattr(generation, "SHARD_CUSTOMERS", 800)
+    counts, sharded, base = _run(SMALL, tmp_path / "sharded")
+    _, alone, _ = _run(replace(SMALL, customers=667), tmp_path / "first shard alone")
+    one_piece = shop[1]
+
+    customers = sharded["customers"]
+    assert len(customers) == SMALL.customers and customers.customer_id.is_unique
+    assert customers.email.is_unique
+    pd.testing.assert_frame_equal(customers.iloc[:667], alone["customers"])
+    pd.testing.assert_frame_equal(sharded["products"], one_piece["products"])
+    assert (
+        not customers.iloc[667:1334]
+        .reset_index(drop=True)[["signup_at", "country"]]
+        .equals(customers.iloc[:667].reset_index(drop=True)[["signup_at", "country"]])
+    )
+    lines, events = sharded["order_lines"], sharded["web_events"]
+    assert not lines.duplicated(["order_id", "line_number"]).any()
+    assert lines.groupby("order_id").customer_id.nunique().max() == 1
+    assert set(lines.customer_id) <= set(customers.customer_id)
+    priced = lines.merge(one_piece["products"], on="product_id", validate="many_to_one")
+    assert len(priced) == len(lines) and (priced.unit_price == priced.price).all()
+    assert sharded["reviews"].review_id.is_unique
+    assert (np.sort(events.event_id.to_numpy()) == np.arange(1, len(events) + 1)).all()
+    assert events.groupby("session_id").customer_id.nunique(dropna=False).max() == 1
+    assert set(events.customer_id.dropna()) <= set(customers.customer_id)
+    # the same shop's distribution: about as many rows per customer as in one piece
+    for name in ("order_lines", "web_events", "reviews", "future_order_items"):
+        ratio = counts[name] / len(one_piece[name])
+        assert 0.85 < ratio < 1.15, (name, ratio)
+    meta = json.loads((base / "truth" / "meta.json").read_text())
+    assert meta["row_counts"] == counts and meta["customers"] == SMALL.customers
+    sends, truth = sharded["campaign_sends"], sharded["campaigns_truth"]
+    assert truth.campaign_id.is_unique
+    for row in truth.itertuples():
+        sent = sends[sends.campaign_id == row.campaign_id]
+        assert row.treated == (~sent.is_control).sum() and row.control == sent.is_control.sum()
 
 
 def test_invalid_config(tmp_path: Path) -> None:
