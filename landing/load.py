@@ -112,6 +112,11 @@ def _ensure_column_types(
         )
 
 
+def _bind(sql: str, params: dict[str, object]) -> tuple[str, dict[str, object]]:
+    """`sql` with the named parameters it uses (DuckDB rejects a parameter a statement lacks)."""
+    return sql, {name: value for name, value in params.items() if re.search(rf"\${name}\b", sql)}
+
+
 def reason_kind(reason: str) -> str:
     """A quarantine reason without the offending value, to count rows by kind of problem."""
     kind = re.split(r", got | \(", reason)[0]
@@ -209,6 +214,7 @@ def load_source(
     raw_values = ", ".join(
         f"cast({identifier(c)} as varchar) as {identifier('_raw_' + c)}" for c in columns
     )
+    raw_columns = ", ".join(identifier("_raw_" + c) for c in columns)
     fmt = " in the format ' || $timestamp_format || '" if source.timestamp_format else ""
     type_rules = "\n".join(
         f"when {identifier(c)} is null and trim(_raw_{c}) <> '' then "
@@ -264,40 +270,20 @@ def load_source(
         else ""
     )
     data = ", ".join(identifier(c) for c in columns)
-    window_filter, ranked_rows = "", "checked"
+    window_filter = ""
     if window and ts:
         params |= {"window_start": window[0], "window_end": window[1], "changed": changed}
+        window_filter = (  # the rows this load writes: the window's, changed files'
+            "where _partition_day is null or _partition_day between $window_start and $window_end "
+            "or _source_file in (select unnest($changed))"
+        )
 
-        def loaded(row: str) -> str:  # the rows this load writes: the window's, changed files'
-            return (
-                f"{row}._partition_day is null or {row}._partition_day between $window_start "
-                f"and $window_end or {row}._source_file in (select unnest($changed))"
-            )
-
-        window_filter = f"where {loaded('classified')}"
-        # Besides the rows loaded, the duplicate rules need only the rows that share their key
-        # (exact copies share it too) or, without a key, their day (the timestamp is part of a
-        # row): ranking every row of every file cost seconds on every daily load. A load of
-        # every day, or of files that all changed, writes every row: nothing to leave out.
-        # The calendar's end, as the day rules above set it: rows after it have no day.
-        after = min(params["tomorrow"], params.get("after_last_day", params["tomorrow"]))
-        every_day = window[0] <= config.first_day and window[1] >= after - timedelta(days=1)
-        if not every_day and set(changed) != set(files):
-            same = " and ".join(
-                f"w.{c} is not distinct from c.{c}"
-                for c in [identifier(c) for c in key] or ["_partition_day"]
-            )
-            ranked_rows = (
-                f"(select * from checked c where {loaded('c')} "
-                f"or exists (select 1 from checked w where ({loaded('w')}) and {same}))"
-            )
-    conn.execute("begin transaction")
-    try:
-        conn.execute(
-            f"""
-            create or replace temp table _classified as
-            with incoming as (
-                select * {replaced_id}, {erased} as _erased from _incoming
+    def checked(rows: str) -> str:
+        """The CTEs typing and checking `rows` (of _incoming): `checked` has every rule's verdict
+        but the duplicate rules'."""
+        return f"""
+            incoming as (
+                select * {replaced_id}, {erased} as _erased from {rows}
             ),
             typed as (
                 select {typed}, {raw_values}, _source_file, _row_number, _reject, _note, _erased
@@ -312,26 +298,78 @@ def load_source(
                          {day_rules}
                     end as _rule
                 from typed
-            ),
-            ranked as (
-                select *,
-                    row_number() over (partition by {data} order by _source_file, _row_number) as _copy
-                from {ranked_rows}
-            ),
-            classified as (
-                -- ranked with every row that shares a key, so the window does not decide which
-                -- copy is kept
-                select * exclude (_copy, _rule, _reject),
-                    case when _rule is not null then _rule
-                         when _copy > 1 then 'exact duplicate of an earlier row'
-                         {key_rule}
-                    end as _reason
-                from ranked
+            )"""
+
+    # The duplicate rules rank rows by window, and ranking every row (by all its values) was most
+    # of a large load's time. Only rows whose key another row shares can be duplicates (an exact
+    # copy shares the key too), so they are found first by their key alone and only they are
+    # ranked; without a key, by all their values. Every row sharing a key is ranked, whatever
+    # the window, so the window does not decide which copy is kept.
+    # The quarantine keeps a row's values as read, as JSON; only a quarantined row's are kept in
+    # _classified. Personal values (PERSONAL_COLUMNS) are masked in the quarantine, and e-mail
+    # addresses in any reason: they live only in raw.<table>.
+    personal = PERSONAL_COLUMNS.get(table, ())
+    record = (
+        "to_json(struct_pack("
+        + ", ".join(
+            f"{identifier(c)} := " + (masked_sql(f"_raw_{c}") if c in personal else f"_raw_{c}")
+            for c in columns
+        )
+        + "))"
+    )
+    group = ", ".join(identifier(c) for c in key or columns)
+    same = " and ".join(
+        f"k.{identifier(c)} is not distinct from r.{identifier(c)}" for c in key or columns
+    )
+    conn.execute("begin transaction")
+    try:
+        conn.execute(
+            *_bind(
+                f"""
+                create or replace temp table _candidates as
+                with {checked("_incoming")},
+                keys as (select {group}, _source_file, _row_number from checked)
+                select _source_file, _row_number from keys k
+                semi join (select {group} from keys group by all having count(*) > 1) r on {same}
+                """,
+                params,
             )
-            select * from classified
-            {window_filter}
-            """,
-            params,
+        )
+        conn.execute(
+            *_bind(
+                f"""
+                create or replace temp table _duplicates as
+                with {checked("_incoming semi join _candidates using (_source_file, _row_number)")},
+                ranked as (
+                    select *, row_number() over (
+                        partition by {data} order by _source_file, _row_number) as _copy
+                    from checked
+                )
+                select _source_file, _row_number,
+                    case when _copy > 1 then 'exact duplicate of an earlier row'
+                         {key_rule}
+                    end as _duplicate
+                from ranked
+                """,
+                params,
+            )
+        )
+        conn.execute(
+            *_bind(
+                f"""
+                create or replace temp table _classified as
+                with {checked("_incoming")},
+                classified as (
+                    select c.*, coalesce(c._rule, d._duplicate) as _reason
+                    from checked c left join _duplicates d using (_source_file, _row_number)
+                )
+                select * exclude (_rule, _reject, {raw_columns}),
+                    case when _reason is not null and not _erased then {record} end as _record
+                from classified
+                {window_filter}
+                """,
+                params,
+            )
         )
         if window:
             replaced_files = changed + gone
@@ -368,20 +406,9 @@ def load_source(
             "order by _source_file, _row_number"
         )
         conn.execute(f"delete from {quarantine} where {scope}", scope_params)
-        # Personal values (PERSONAL_COLUMNS) are masked in the quarantine, and e-mail addresses
-        # in any reason: they live only in raw.<table>.
-        personal = PERSONAL_COLUMNS.get(table, ())
-        record = (
-            "to_json(struct_pack("
-            + ", ".join(
-                f"{identifier(c)} := " + (masked_sql(f"_raw_{c}") if c in personal else f"_raw_{c}")
-                for c in columns
-            )
-            + "))"
-        )
         conn.execute(
             f"insert into {quarantine} select ?, _source_file, _row_number, _partition_day, "
-            f"{scrubbed_sql('_reason')}, {record}, now() from _classified "
+            f"{scrubbed_sql('_reason')}, _record, now() from _classified "
             "where _reason is not null and not _erased order by _source_file, _row_number",
             [table],
         )
@@ -457,8 +484,8 @@ def load_source(
             "1, 20) from _classified where _note is not null and _reason is null "
             "group by 1 order by 1"
         ).fetchall()
-        conn.execute("drop table _classified")
-        conn.execute("drop table _incoming")
+        for temporary in ("_classified", "_duplicates", "_candidates", "_incoming"):
+            conn.execute(f"drop table {temporary}")
         conn.execute("commit")
     except Exception:
         conn.execute("rollback")
