@@ -403,7 +403,6 @@ def load_source(
         conn.execute(
             f"insert into {target} select {data}, _source_file, _row_number, _partition_day, "
             "now() from _classified where _reason is null and not _erased "
-            "order by _source_file, _row_number"
         )
         conn.execute(f"delete from {quarantine} where {scope}", scope_params)
         conn.execute(
