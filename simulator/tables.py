@@ -5,7 +5,7 @@ hidden truth tables.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -45,13 +45,7 @@ class IdStart:
     event: int = 0
 
     def __add__(self, other: IdStart) -> IdStart:
-        return IdStart(
-            self.customer + other.customer,
-            self.order + other.order,
-            self.review + other.review,
-            self.session + other.session,
-            self.event + other.event,
-        )
+        return IdStart(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
 
 
 def _ids(prefix: str, n: int, width: int, start: int = 0) -> pa.Array:
