@@ -300,11 +300,6 @@ def load_source(
                 from typed
             )"""
 
-    # The duplicate rules rank rows by window, and ranking every row (by all its values) was most
-    # of a large load's time. Only rows whose key another row shares can be duplicates (an exact
-    # copy shares the key too), so they are found first by their key alone and only they are
-    # ranked; without a key, by all their values. Every row sharing a key is ranked, whatever
-    # the window, so the window does not decide which copy is kept.
     # The quarantine keeps a row's values as read, as JSON; only a quarantined row's are kept in
     # _classified. Personal values (PERSONAL_COLUMNS) are masked in the quarantine, and e-mail
     # addresses in any reason: they live only in raw.<table>.
@@ -317,6 +312,11 @@ def load_source(
         )
         + "))"
     )
+    # The duplicate rules rank rows by window, and ranking every row (by all its values) was most
+    # of a large load's time. Only rows whose key another row shares can be duplicates (an exact
+    # copy shares the key too), so they are found first by their key alone and only they are
+    # ranked; without a key, by all their values. Every row sharing a key is ranked, whatever
+    # the window, so the window does not decide which copy is kept.
     group = ", ".join(identifier(c) for c in key or columns)
     same = " and ".join(
         f"k.{identifier(c)} is not distinct from r.{identifier(c)}" for c in key or columns
