@@ -27,7 +27,14 @@ import duckdb
 from landing.config import Config
 from landing.count import FileCount, scan_source_file
 from landing.erasure import ERASED_KEPT, erased_sql, erasure_count
-from landing.read import SourceError, _read_file, _timestamp_params, _typed, file_fingerprint
+from landing.read import (
+    SourceError,
+    _read_file,
+    _timestamp_params,
+    _typed,
+    file_fingerprint,
+    native_types,
+)
 from landing.sql import identifier
 from landing.tables import (
     CUSTOMER_COLUMN,
@@ -172,12 +179,13 @@ def load_source(
     # Each file is also counted by a reader that is not the loader (landing/count.py), in a
     # thread while DuckDB (which releases the GIL) reads the files.
     counter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="count")
+    native = native_types(conn, config, table, files)
     try:
         # The same streaming pass gives the loader each record's physical line (CsvScan).
         counting = {path: counter.submit(scan_source_file, config, table, path) for path in files}
         for index, path in enumerate(files):
             file_read = _read_file(
-                conn, config, table, path, first=index == 0, scan=counting[path].result
+                conn, config, table, path, index == 0, counting[path].result, native
             )
             mapped |= file_read.columns
             file_warnings[path] = file_read.warnings
@@ -208,11 +216,15 @@ def load_source(
         else:
             erased = erased_sql(CUSTOMER_COLUMN, schema)
     typed = ", ".join(
-        f"{_typed(column, kind, source, config)} as {identifier(column)}"
+        f"{_typed(column, kind, source, config, native.get(column))} as {identifier(column)}"
         for column, kind in columns.items()
     )
+    # A row's values as read: text, but a value kept in its Parquet type stays so until the row
+    # is quarantined (it cannot break a type rule, and the text of every row would cost).
     raw_values = ", ".join(
-        f"cast({identifier(c)} as varchar) as {identifier('_raw_' + c)}" for c in columns
+        f"{identifier(c) if c in native else f'cast({identifier(c)} as varchar)'} "
+        f"as {identifier('_raw_' + c)}"
+        for c in columns
     )
     raw_columns = ", ".join(identifier("_raw_" + c) for c in columns)
     fmt = " in the format ' || $timestamp_format || '" if source.timestamp_format else ""
@@ -221,7 +233,7 @@ def load_source(
         f"'{c}: expected {_expected(c, kind)}{fmt if kind == 'timestamp' else ''}, got ' "
         f"|| {_QUOTE} || _raw_{c} || {_QUOTE}{_hint(table, c, kind)}"
         for c, kind in columns.items()
-        if kind in _EXPECTED
+        if kind in _EXPECTED and c not in native
     )
     rules = "\n".join(f"when {rule.condition} then {rule.reason}" for rule in spec.rules)
     ts = identifier(spec.timestamp) if spec.timestamp else None
@@ -307,7 +319,8 @@ def load_source(
     record = (
         "to_json(struct_pack("
         + ", ".join(
-            f"{identifier(c)} := " + (masked_sql(f"_raw_{c}") if c in personal else f"_raw_{c}")
+            f"{identifier(c)} := "
+            + (masked_sql(f"_raw_{c}") if c in personal else f"cast(_raw_{c} as varchar)")
             for c in columns
         )
         + "))"

@@ -18,7 +18,7 @@ import pyarrow as pa
 from landing.config import CANONICAL_COLUMNS, Config, Source
 from landing.count import CsvScan, scan_csv
 from landing.sql import identifier
-from landing.tables import FRACTIONAL_QUANTITY_TYPE, PERSONAL_COLUMNS, TABLES
+from landing.tables import FRACTIONAL_QUANTITY_TYPE, PERSONAL_COLUMNS, TABLES, column_types
 
 
 class SourceError(ValueError):
@@ -68,10 +68,6 @@ def _other_file(error: duckdb.Error, path: str) -> SourceError | None:
 
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _file_columns(conn: duckdb.DuckDBPyConnection, relation: str, params: dict) -> list[str]:
-    return [row[0] for row in conn.execute(f"describe select * from {relation}", params).fetchall()]
 
 
 def _csv_header(path: str, table: str, source: Source) -> tuple[list[str], list[str]]:
@@ -171,6 +167,58 @@ def scan_csv_file(config: Config, table: str, path: str) -> CsvScan:
     return scan_csv(path, source.delimiter, source.encoding, source.header)
 
 
+def _parquet_relation(path: str) -> tuple[str, dict[str, str]]:
+    relation = f"read_parquet($file, file_row_number = true, filename = '{_READ_FROM}')"
+    return relation, {"file": literal_path(path), "path": path}
+
+
+def _parquet_columns(conn: duckdb.DuckDBPyConnection, path: str) -> dict[str, str]:
+    """A Parquet file's columns and their DuckDB types (from the file's metadata)."""
+    relation, params = _parquet_relation(path)
+    return {
+        name: kind
+        for name, kind, *_ in conn.execute(
+            f"describe select * from {relation}", {"file": params["file"]}
+        ).fetchall()
+        if name not in ("file_row_number", _READ_FROM)
+    }
+
+
+# The Parquet types a column keeps in _incoming when its canonical type is the key: they convert
+# exactly, so the value is typed without the round trip through text that CSV values take (the
+# text and its parsing were most of a large load's time). Doubles are not among them: a decimal
+# is parsed from the text, as a CSV's would be.
+_NATIVE_TYPES = {
+    "timestamp": {"TIMESTAMP", "TIMESTAMP WITH TIME ZONE"},
+    "bigint": {"BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UINTEGER", "USMALLINT", "UTINYINT"},
+    "boolean": {"BOOLEAN"},
+}
+
+
+def native_types(
+    conn: duckdb.DuckDBPyConnection, config: Config, table: str, files: list[str]
+) -> dict[str, str]:
+    """The canonical columns of a Parquet source whose values _incoming keeps in the files' own
+    type (canonical column -> DuckDB type): every file that has the column stores it in the same
+    type, one of _NATIVE_TYPES for its canonical type. Every other value is read as text. A
+    timestamp with a configured `timestamp_format` is read as text, for the format to apply."""
+    if config.source_format(table) != "parquet":
+        return {}
+    source = config.sources[table]
+    found: dict[str, set[str]] = {}
+    for path in files:
+        types = _parquet_columns(conn, path)
+        for canonical, name in _mapping(table, source, list(types), path).items():
+            found.setdefault(canonical, set()).add(types[name])
+    kinds = column_types(table, source)
+    return {
+        column: kind
+        for column, (kind,) in ((c, tuple(k)) for c, k in found.items() if len(k) == 1)
+        if kind in _NATIVE_TYPES.get(kinds[column], ())
+        and not (kinds[column] == "timestamp" and source.timestamp_format)
+    }
+
+
 def _read_file(
     conn: duckdb.DuckDBPyConnection,
     config: Config,
@@ -178,19 +226,24 @@ def _read_file(
     path: str,
     first: bool,
     scan: Callable[[], CsvScan] | None = None,
+    native: dict[str, str] | None = None,
 ) -> FileRead:
     """Append one file's rows, mapped onto canonical names (values still as in the file), to the
     temp table _incoming; unreadable CSV lines are appended with `_reject` set, lines recovered
     from invalid bytes with `_note` set. `scan` gives the file's CsvScan (made in another thread
-    by the loader); without it the file is scanned here. Returns the canonical columns the file
-    provides and the warnings about it."""
+    by the loader); without it the file is scanned here. `native` (native_types) names the
+    columns kept in their Parquet type; every other value is text. Returns the canonical columns
+    the file provides and the warnings about it."""
     source = config.sources[table]
     columns = CANONICAL_COLUMNS[table]
     is_csv = config.source_format(table) == "csv"
+    native = native or {}
     if first:
         conn.execute(
             "create or replace temp table _incoming as select "
-            + ", ".join(f"cast(null as varchar) as {identifier(c)}" for c in columns)
+            + ", ".join(
+                f"cast(null as {native.get(c, 'varchar')}) as {identifier(c)}" for c in columns
+            )
             + ", cast(null as varchar) as _source_file, cast(null as bigint) as _row_number, "
             "cast(null as varchar) as _reject, cast(null as varchar) as _note limit 0"
         )
@@ -213,13 +266,8 @@ def _read_file(
             "columns": {name: "VARCHAR" for name in found},
         }
     else:
-        relation = f"read_parquet($file, file_row_number = true, filename = '{_READ_FROM}')"
-        params = {"file": literal_path(path), "path": path}
-        found = [
-            c
-            for c in _file_columns(conn, relation, {"file": params["file"]})
-            if c not in ("file_row_number", _READ_FROM)
-        ]
+        relation, params = _parquet_relation(path)
+        found = list(_parquet_columns(conn, path))
     mapping = _mapping(table, source, found, path)
     selected = ", ".join(
         f"{_quoted(mapping[c])} as {identifier(c)}" if c in mapping else f"null as {identifier(c)}"
@@ -456,9 +504,18 @@ def _timestamp_params(source: Source, config: Config) -> dict[str, object]:
     return params
 
 
-def _typed(column: str, kind: str, source: Source, config: Config) -> str:
-    """SQL giving `column` as its canonical type, or NULL where the value does not convert."""
+def _typed(
+    column: str, kind: str, source: Source, config: Config, native: str | None = None
+) -> str:
+    """SQL giving `column` as its canonical type, or NULL where the value does not convert.
+    `native`: the column's Parquet type, when _incoming keeps it (native_types), else text."""
     value = identifier(column)
+    if native == "TIMESTAMP WITH TIME ZONE":  # an instant: the shop's local time of it
+        return f"timezone($shop_zone, {value})"
+    if native and kind == "timestamp" and _other_zone(source, config):
+        return f"timezone($shop_zone, timezone($source_zone, {value}))"
+    if native:
+        return f"cast({value} as {kind})"
     if kind == "timestamp":
         text = f"trim(cast({value} as varchar))"
         if source.timestamp_format:
@@ -496,10 +553,11 @@ def file_days(config: Config, table: str, path: str) -> tuple[date, date] | None
     conn = duckdb.connect()
     try:
         conn.execute(f"set TimeZone = '{config.timezone}'")
-        _read_file(conn, config, table, path, first=True)
+        native = native_types(conn, config, table, [path])
+        _read_file(conn, config, table, path, first=True, native=native)
         params = _timestamp_params(source, config)
         kind = CANONICAL_COLUMNS[table][spec.timestamp]
-        parsed = _typed(spec.timestamp, kind, source, config)
+        parsed = _typed(spec.timestamp, kind, source, config, native.get(spec.timestamp))
         first, last = conn.execute(
             f"select cast(min({parsed}) as date), cast(max({parsed}) as date) from _incoming",
             params,

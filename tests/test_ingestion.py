@@ -519,3 +519,108 @@ def test_the_erasure_list_is_applied_on_every_load(conn, tmp_path):
     assert reconcile(conn, "order_lines") == []
     with pytest.raises(SourceError, match="no pseudonymization salt"):
         load_source(conn, config, "order_lines", salt=None)
+
+
+def _typed_columns_config(folder: Path, pattern: str, zone: str | None) -> Config:
+    source = {"path": f"landing/{pattern}"} | ({"timezone": zone} if zone else {})
+    config = {
+        "name": "typed_parquet",
+        "data_dir": ".",
+        "timezone": "Europe/London",
+        "currency": "EUR",
+        "first_day": "2024-01-01",
+        "sources": {"order_lines": source},
+    }
+    (folder / "config.yml").write_text(yaml.safe_dump(config))
+    return load_config(folder / "config.yml")
+
+
+@pytest.mark.parametrize("zone", [None, "America/New_York"])
+@pytest.mark.parametrize("instants", [False, True], ids=["local-times", "instants"])
+def test_parquet_values_kept_in_their_type_load_exactly_as_the_same_values_as_text(
+    tmp_path, zone, instants
+):
+    """A Parquet file's timestamps and whole numbers are typed without a round trip through text
+    (landing/read.py native_types): the raw table, the quarantine and the load log are those of
+    the same values delivered as CSV text. Times without a zone are in the source's zone (a time
+    in New York's spring-forward gap included); times with one (UTC) are instants."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from landing.read import native_types
+
+    utc = ZoneInfo("UTC")
+    times = [
+        datetime(2024, 3, 10, 2, 30),  # does not exist in New York
+        datetime(2024, 3, 31, 0, 30),
+        datetime(2024, 6, 1, 23, 59, 59),
+        None,
+        datetime(2024, 6, 2, 12, 0),
+        datetime(2024, 6, 2, 12, 0),
+    ]
+    rows = {
+        "order_id": ["1", "2", "3", "4", "5", "5"],
+        "line_number": [1, 1, 1, 1, 1, 1],
+        "customer_id": ["C1", None, "C3", "C4", "C5", "C5"],
+        "ordered_at": [t.replace(tzinfo=utc) if t and instants else t for t in times],
+        "product_id": ["P1", "P2", "P3", "P4", "P5", "P5"],
+        "quantity": [2, -1, 0, 1, 3, 3],  # 0 breaks a rule, -1 is a return; 5 repeats
+        "unit_price": [1.5, 2.25, 3.0, 4.0, 5.0, 5.0],
+    }
+    kinds = {
+        "ordered_at": pa.timestamp("us", tz="UTC" if instants else None),
+        "line_number": pa.int64(),
+        "quantity": pa.int32(),
+    }
+    arrow = pa.table({name: pa.array(values, kinds.get(name)) for name, values in rows.items()})
+    loaded = {}
+    for fmt in ("parquet", "csv"):
+        folder = tmp_path / fmt
+        (folder / "landing").mkdir(parents=True)
+        path = folder / "landing" / f"lines.{fmt}"
+        if fmt == "parquet":
+            pq.write_table(arrow, path)
+        else:  # ISO text; an instant with its offset
+            text = {
+                **rows,
+                "ordered_at": [t.isoformat() if t else "" for t in rows["ordered_at"]],
+            }
+            lines = [",".join(text)] + [
+                ",".join("" if v is None else str(v) for v in line)
+                for line in zip(*text.values(), strict=True)
+            ]
+            path.write_text("\n".join(lines) + "\n")
+        config = _typed_columns_config(folder, f"*.{fmt}", zone)
+        with duckdb.connect() as conn:
+            if fmt == "parquet":
+                assert native_types(conn, config, "order_lines", [str(path)]) == {
+                    "ordered_at": "TIMESTAMP WITH TIME ZONE" if instants else "TIMESTAMP",
+                    "line_number": "BIGINT",
+                    "quantity": "INTEGER",
+                }
+            report = load_source(conn, config, "order_lines")
+            loaded[fmt] = (
+                conn.execute(
+                    "select * exclude (_source_file, _loaded_at) from raw.order_lines "
+                    "order by _row_number"
+                ).fetchall(),
+                conn.execute(
+                    "select row_number, partition_day, reason from raw.quarantine order by 1"
+                ).fetchall(),
+                conn.execute(
+                    "select partition_day, rows_read, rows_loaded, rows_quarantined "
+                    "from raw.load_log order by 1"
+                ).fetchall(),
+                report.reasons,
+            )
+            assert reconcile(conn, "order_lines") == []
+    # Row numbers: the CSV's physical lines start at 2 (its header), Parquet's rows at 1.
+    table, quarantine, load_log, reasons = loaded["csv"]
+    table = [(*row[:-2], row[-2] - 1, row[-1]) for row in table]
+    quarantine = [(number - 1, day, reason) for number, day, reason in quarantine]
+    assert loaded["parquet"] == (table, quarantine, load_log, reasons)
+    assert len(table) == 3 and reasons == {
+        "quantity is 0": 1,
+        "missing ordered_at": 1,
+        "exact duplicate of an earlier row": 1,
+    }
