@@ -11,6 +11,7 @@ import duckdb
 import pytest
 from conftest import config_with_data_dir
 
+from ml.models import ChurnRiskModel
 from orchestration.settings import REPO_ROOT, get_settings
 
 # Train churn with a model that predicts the base rate for everyone (no signal at all).
@@ -29,10 +30,15 @@ ensure_instance()
 from orchestration.settings import RETRAIN_TAG
 job = defs().resolve_implicit_global_asset_job_def()
 selection = [dg.AssetKey(["models", "churn"]), dg.AssetKey(["scores", "churn_scores"])]
+# Every frame a model step reads from the warehouse, by input name.
+import orchestration.lib.model_assets as model_assets
+read_frames, reads = model_assets._read_frames, []
+model_assets._read_frames = lambda conn, keys: reads.extend(keys) or read_frames(conn, keys)
 # Without the tag: the promoted version is recent (models.retrain_every_days), nothing trains.
 not_due = job.execute_in_process(
     instance=dg.DagsterInstance.get(), asset_selection=selection, raise_on_error=False
 )
+read_when_kept = sorted(reads)
 kept = [
     e.event_specific_data.materialization.metadata.get("kept").value
     for e in not_due.all_events
@@ -56,7 +62,14 @@ materialized = [
     "/".join(e.asset_key.path) for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"
 ]
 print("RESULT " + json.dumps(
-    {"checks": checks, "materialized": materialized, "success": result.success, "kept": kept}
+    {
+        "checks": checks,
+        "materialized": materialized,
+        "success": result.success,
+        "kept": kept,
+        "read_when_kept": read_when_kept,
+        "read_when_trained": sorted(reads[len(read_when_kept):]),
+    }
 ))
 """
 
@@ -90,11 +103,17 @@ def degraded(pipeline_run, tmp_path_factory):
 
 
 def test_a_recent_promoted_version_is_kept_without_training(degraded):
-    """The daily refresh scores with the promoted version until it is due for retraining."""
+    """The daily refresh scores with the promoted version until it is due for retraining; the
+    kept training step reads none of its training frames (at a million customers they held
+    12 GiB for nothing), only scoring reads its inputs."""
     _, promoted_before, outcome = degraded
     [kept] = outcome["kept"]
     assert kept.startswith(f"version {promoted_before.strip()}, trained ")
     assert "next retraining due" in kept and "models.retrain_every_days: 7" in kept
+    assert outcome["read_when_kept"] == sorted(ChurnRiskModel.score_inputs)
+    assert outcome["read_when_trained"] == sorted(
+        ChurnRiskModel.train_inputs + ChurnRiskModel.score_inputs
+    )
 
 
 def test_gate_refuses_a_degraded_model_and_scoring_keeps_the_last_good_one(degraded, warehouse):

@@ -274,17 +274,17 @@ def build_model_assets(
         context: dg.AssetExecutionContext, duckdb: WarehouseResource
     ) -> dg.MaterializeResult:
         started = time.perf_counter()
-        with duckdb.get_connection() as conn:
-            if reason := skip_reason(conn):
-                return _skipped_training(context, reason)
-            frames = _read_frames(conn, train_keys)
         settings = get_settings()
         current = promoted_model(settings.model_dir, name)
         every_days = settings.config.models.retrain_every_days
         now = datetime.now(UTC).replace(tzinfo=None)
-        reason = retrain_reason(current, every_days, context.run.tags, now)
-        if reason is None:
-            return _kept_training(current, every_days, now)
+        with duckdb.get_connection() as conn:
+            if reason := skip_reason(conn):
+                return _skipped_training(context, reason)
+            reason = retrain_reason(current, every_days, context.run.tags, now)
+            if reason is None:  # decided before the frames are read: a kept model reads none
+                return _kept_training(current, every_days, now)
+            frames = _read_frames(conn, train_keys)
         context.log.info(f"Training {name}: {reason}")
         if current is not None and current.sha256 is None:
             current = None  # not loaded; the new version is judged against the baselines only
