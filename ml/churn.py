@@ -429,7 +429,7 @@ def score_churn(
                     "as_of_date": buyers["as_of_date"].to_numpy(),
                 }
             ),
-            explain(model, buyers),
+            explain(model, buyers, base=probability),
         ],
         axis=1,
     )
