@@ -211,12 +211,14 @@ def native_types(
         for canonical, name in _mapping(table, source, list(types), path).items():
             found.setdefault(canonical, set()).add(types[name])
     kinds = column_types(table, source)
-    return {
-        column: kind
-        for column, (kind,) in ((c, tuple(k)) for c, k in found.items() if len(k) == 1)
-        if kind in _NATIVE_TYPES.get(kinds[column], ())
-        and not (kinds[column] == "timestamp" and source.timestamp_format)
-    }
+    native = {}
+    for column, stored in found.items():
+        if len(stored) > 1 or (kinds[column] == "timestamp" and source.timestamp_format):
+            continue
+        (kind,) = stored
+        if kind in _NATIVE_TYPES.get(kinds[column], ()):
+            native[column] = kind
+    return native
 
 
 def _read_file(

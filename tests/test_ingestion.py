@@ -624,3 +624,41 @@ def test_parquet_values_kept_in_their_type_load_exactly_as_the_same_values_as_te
         "missing ordered_at": 1,
         "exact duplicate of an earlier row": 1,
     }
+
+
+def test_parquet_files_that_store_a_column_in_different_types_are_read_as_text(tmp_path):
+    """One file stores the timestamps as timestamps, a later one as text with a bad value: the
+    column is read as text from both, so the bad value is quarantined with what it was."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from landing.read import native_types
+
+    (tmp_path / "landing").mkdir()
+    common = {
+        "order_id": ["1"],
+        "customer_id": ["C1"],
+        "product_id": ["P1"],
+        "quantity": [1],
+        "unit_price": [2.0],
+    }
+    pq.write_table(
+        pa.table({**common, "ordered_at": pa.array([datetime(2024, 3, 1, 10)])}),
+        tmp_path / "landing" / "a.parquet",
+    )
+    pq.write_table(
+        pa.table({**common, "order_id": ["2"], "ordered_at": ["not a date"]}),
+        tmp_path / "landing" / "b.parquet",
+    )
+    config = _typed_columns_config(tmp_path, "*.parquet", None)
+    files = [str(tmp_path / "landing" / name) for name in ("a.parquet", "b.parquet")]
+    with duckdb.connect() as conn:
+        assert native_types(conn, config, "order_lines", files) == {"quantity": "BIGINT"}
+        report = load_source(conn, config, "order_lines")
+        assert (report.rows_loaded, report.rows_quarantined) == (1, 1)
+        assert conn.execute("select reason from raw.quarantine").fetchall() == [
+            ("ordered_at: expected a date and time, got 'not a date'",)
+        ]
+        assert conn.execute("select ordered_at from raw.order_lines").fetchall() == [
+            (datetime(2024, 3, 1, 10),)
+        ]
