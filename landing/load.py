@@ -29,6 +29,7 @@ from landing.count import FileCount, scan_source_file
 from landing.erasure import ERASED_KEPT, erased_sql, erasure_count
 from landing.read import (
     SourceError,
+    _bind,
     _read_file,
     _timestamp_params,
     _typed,
@@ -117,11 +118,6 @@ def _ensure_column_types(
             f"alter table {identifier(schema)}.{identifier(table)} alter column quantity "
             f"type {FRACTIONAL_QUANTITY_TYPE}"
         )
-
-
-def _bind(sql: str, params: dict[str, object]) -> tuple[str, dict[str, object]]:
-    """`sql` with the named parameters it uses (DuckDB rejects a parameter a statement lacks)."""
-    return sql, {name: value for name, value in params.items() if re.search(rf"\${name}\b", sql)}
 
 
 def reason_kind(reason: str) -> str:

@@ -506,6 +506,11 @@ def _timestamp_params(source: Source, config: Config) -> dict[str, object]:
     return params
 
 
+def _bind(sql: str, params: dict[str, object]) -> tuple[str, dict[str, object]]:
+    """`sql` with the named parameters it uses (DuckDB rejects a parameter a statement lacks)."""
+    return sql, {name: value for name, value in params.items() if re.search(rf"\${name}\b", sql)}
+
+
 def _typed(
     column: str, kind: str, source: Source, config: Config, native: str | None = None
 ) -> str:
@@ -561,8 +566,10 @@ def file_days(config: Config, table: str, path: str) -> tuple[date, date] | None
         kind = CANONICAL_COLUMNS[table][spec.timestamp]
         parsed = _typed(spec.timestamp, kind, source, config, native.get(spec.timestamp))
         first, last = conn.execute(
-            f"select cast(min({parsed}) as date), cast(max({parsed}) as date) from _incoming",
-            params,
+            *_bind(
+                f"select cast(min({parsed}) as date), cast(max({parsed}) as date) from _incoming",
+                params,
+            )
         ).fetchone()
     finally:
         conn.close()

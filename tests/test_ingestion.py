@@ -13,7 +13,15 @@ import duckdb
 import pytest
 import yaml
 
-from landing import Config, ConfigError, SourceError, load_config, load_source, reconcile
+from landing import (
+    Config,
+    ConfigError,
+    SourceError,
+    file_days,
+    load_config,
+    load_source,
+    reconcile,
+)
 from landing.erasure import erase_from_raw, record_erasure
 from orchestration.defs.partitions import month_partitions
 from orchestration.gallery import run_make_run
@@ -600,6 +608,7 @@ def test_parquet_values_kept_in_their_type_load_exactly_as_the_same_values_as_te
                 }
             report = load_source(conn, config, "order_lines")
             loaded[fmt] = (
+                file_days(config, "order_lines", str(path)),  # what the landing sensor refreshes
                 conn.execute(
                     "select * exclude (_source_file, _loaded_at) from raw.order_lines "
                     "order by _row_number"
@@ -615,10 +624,12 @@ def test_parquet_values_kept_in_their_type_load_exactly_as_the_same_values_as_te
             )
             assert reconcile(conn, "order_lines") == []
     # Row numbers: the CSV's physical lines start at 2 (its header), Parquet's rows at 1.
-    table, quarantine, load_log, reasons = loaded["csv"]
+    days, table, quarantine, load_log, reasons = loaded["csv"]
     table = [(*row[:-2], row[-2] - 1, row[-1]) for row in table]
     quarantine = [(number - 1, day, reason) for number, day, reason in quarantine]
-    assert loaded["parquet"] == (table, quarantine, load_log, reasons)
+    assert loaded["parquet"] == (days, table, quarantine, load_log, reasons)
+    loaded_days = [day for day, *_ in load_log if day is not None]
+    assert days == (min(loaded_days), max(loaded_days))
     assert len(table) == 3 and reasons == {
         "quantity is 0": 1,
         "missing ordered_at": 1,
