@@ -41,6 +41,7 @@ from ml.btyd import ModifiedBetaGeoModel
 from ml.churn_reasons import explain
 from ml.clv import repeat_and_recency
 from ml.models import ChurnRiskModel  # noqa: F401  (declared there, importable here)
+from ml.sampling import bounded_sample
 
 # Columns that identify a row or its snapshot rather than describe the customer.
 NON_FEATURES = {
@@ -68,16 +69,6 @@ MIN_CALIBRATION_ROWS_PER_CLASS = 20
 # so training time stops growing with the shop (README "Performance" has the metric sampled
 # against every row). Evaluation always scores every held-out row.
 MAX_TRAIN_ROWS = 400_000
-
-
-def bounded_sample(rows: pd.DataFrame, limit: int | None) -> pd.DataFrame:
-    """`rows`, or at most `limit` of them: those whose (customer_id, as_of_date) hash lowest, so
-    the sample does not depend on the rows' order and keeps mostly the same customers from one
-    refresh to the next."""
-    if limit is None or len(rows) <= limit:
-        return rows
-    hashes = pd.util.hash_pandas_object(rows[["customer_id", "as_of_date"]], index=False)
-    return rows.iloc[np.sort(np.argpartition(hashes.to_numpy(), limit)[:limit])]
 
 
 def feature_columns(frame: pd.DataFrame) -> list[str]:

@@ -12,6 +12,7 @@ from ml.base import CannotTrain
 from ml.btyd import simulate_mbgnbd
 from ml.metrics import ndcg_at_k, ranking_metrics, recall_at_k
 from ml.registry import gate_decision, promote, promoted_model, require_promoted_model, save_model
+from ml.sampling import bounded_sample
 
 
 def test_ranking_metrics_known_values():
@@ -215,12 +216,12 @@ def test_churn_fits_on_a_bounded_sample_and_still_scores_every_held_out_row():
     """Beyond max_train_rows every fit sees a fixed sample (the same rows whatever their order);
     the holdout is scored in full, and the signal is still found."""
     frame = _churn_frame(n_per_cutoff=3000)
-    sample = churn.bounded_sample(frame, 1000)
-    shuffled = churn.bounded_sample(frame.sample(frac=1, random_state=1), 1000)
+    sample = bounded_sample(frame, 1000)
+    shuffled = bounded_sample(frame.sample(frac=1, random_state=1), 1000)
     assert len(sample) == 1000 and sample.index.is_monotonic_increasing
     assert set(sample.index) == set(shuffled.index)
-    assert churn.bounded_sample(frame, len(frame)) is frame
-    assert churn.bounded_sample(frame, None) is frame
+    assert bounded_sample(frame, len(frame)) is frame
+    assert bounded_sample(frame, None) is frame
 
     result = churn.train_churn_model(frame, max_train_rows=1500)
     assert result.train_rows == 1500 and result.train_rows_available == 6000

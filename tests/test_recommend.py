@@ -13,6 +13,7 @@ import pytest
 
 from ml import recommend, recommenders
 from ml.metrics import catalogue_coverage
+from ml.sampling import customer_sample
 
 COLUMNS = ["customer_id", "product_id", "purchases", "add_to_carts", "views"]
 LEARNED = [recommenders.ITEM_KNN, recommenders.TIFU_KNN, recommenders.EASE, recommenders.ALS]
@@ -403,6 +404,44 @@ def test_learned_models_beat_popularity_and_one_is_selected(evaluation):
     for name in [recommenders.REPEAT, *LEARNED]:
         assert evaluation[name]["ndcg_at_5"] > popularity, (name, evaluation)
     assert recommend.select_candidate(evaluation, k=5) in LEARNED
+
+
+def test_candidates_are_compared_on_a_bounded_sample_of_customers_and_the_winner_fits_all(
+    holdout_table,
+):
+    """Beyond max_compared_customers the candidates are compared on a fixed sample of customers
+    (every row of each; the same customers whatever the row order); the chosen one is then
+    fitted on every customer, so the model in use is the one a comparison of all would give."""
+    sample = customer_sample(holdout_table, 200)
+    shuffled = customer_sample(holdout_table.sample(frac=1, random_state=1), 200)
+    assert sample["customer_id"].nunique() == 200
+    assert set(sample["customer_id"]) == set(shuffled["customer_id"])
+    assert len(sample) == holdout_table["customer_id"].isin(sample["customer_id"]).sum()
+    assert customer_sample(holdout_table, 403) is holdout_table
+    assert customer_sample(holdout_table, None) is holdout_table
+
+    frames = {
+        "customer_product_interactions": holdout_table.assign(
+            holdout_start_date=pd.Timestamp("2026-06-01")
+        ),
+        "customer_features": pd.DataFrame({"as_of_date": [pd.Timestamp("2026-06-30")]}),
+    }
+    results = {
+        cap: recommend.fit_and_evaluate(
+            frames, None, k=5, already_bought=True, first_day=None, max_compared_customers=cap
+        )
+        for cap in (200, None)
+    }
+    sampled, full = results[200], results[None]
+    assert sampled.details["customers_compared"] == 200
+    assert full.details["customers_compared"] == sampled.details["customers_fitted"] == 403
+    assert sampled.details["customers_evaluated"] < full.details["customers_evaluated"]
+    assert set(sampled.model["evaluation_model"].customers_) <= set(sample["customer_id"])
+    assert sampled.details["chosen_model"] == full.details["chosen_model"]
+    customers = holdout_table["customer_id"].unique()
+    pd.testing.assert_frame_equal(
+        sampled.model["model"].recommend(customers, 5), full.model["model"].recommend(customers, 5)
+    )
 
 
 def test_coverage_is_the_share_of_training_products_recommended(holdout_table, evaluation):
