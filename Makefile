@@ -41,9 +41,11 @@ erase: setup
 	@test -n '$(subst ','\'',$(CUSTOMER))' || { echo "usage: make erase CUSTOMER=<customer id>" >&2; exit 2; }
 	$(BIN)/python -m orchestration.cli erase --customer '$(subst ','\'',$(CUSTOMER))'
 
-# CI runs only `make test`, so it lints first.
+# CI runs only `make test`, so it lints first. One worker per core, a test module at a time on
+# one worker (`make test WORKERS=0` runs it in one process; tests/conftest.py).
+WORKERS ?= auto
 test: setup browser lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The UI test drives Debian's chromium (Playwright's own browser download is not used).
 browser:

@@ -69,15 +69,24 @@ def _write_instance_yaml(path: Path) -> None:
     first line is INSTANCE_HEADER); a file the user wrote is kept and only completed (see
     _merge_user_yaml), never replaced."""
     if not path.exists():
-        path.write_text(INSTANCE_YAML)
+        _replace_text(path, INSTANCE_YAML)
         return
     text = path.read_text()
     if text == INSTANCE_YAML:
         return
     if text.startswith(INSTANCE_HEADER):
-        path.write_text(INSTANCE_YAML)
+        _replace_text(path, INSTANCE_YAML)
         return
     _merge_user_yaml(path, text)
+
+
+def _replace_text(path: Path, text: str) -> None:
+    """Write the file whole or not at all: `make run`, `make ui` and the tests' workers may start
+    together, and one must never read another's half-written dagster.yaml (it would be taken for
+    a file the user wrote)."""
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    staging.write_text(text)
+    os.replace(staging, path)
 
 
 def _merge_user_yaml(path: Path, text: str) -> None:
@@ -144,7 +153,7 @@ def _merge_user_yaml(path: Path, text: str) -> None:
         body = text.rstrip("\n") + "\n" + yaml.safe_dump(appended, sort_keys=False)
     else:  # a section the user has is completed: rewritten from the parsed settings
         body = yaml.safe_dump(settings, sort_keys=False)
-    path.write_text(header + body)
+    _replace_text(path, header + body)
     print(
         f"{path}: kept your Dagster instance settings and added {', '.join(added)} "
         f"(original in {backup.name})",

@@ -3,16 +3,46 @@
 The environment is set before anything imports orchestration.settings, so every asset, dbt and
 the checks use the temporary warehouse. The whole graph is materialized once per session on a
 small generated shop; the tests then read what it produced, and the generator's hidden truth.
+
+`make test` runs the suite on every core (pytest-xdist, one worker process per core, a test
+module at a time on one worker): the workers share the session's folder, and the first to need
+the shop or the pipeline run makes it while the others wait for it (`_once`), so both happen
+once per session whatever the number of workers. The modules with whole pipeline runs are handed
+out first, longest first (`LONGEST_FIRST`), so the longest do not start last.
 """
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
+from filelock import FileLock
 
-_SESSION_DIR = Path(tempfile.mkdtemp(prefix="shop-analytics-tests-"))
+# Modules that run whole pipelines or Dagster processes, the longest first (README, "Tests").
+LONGEST_FIRST = (
+    "test_concurrency.py",
+    "test_gallery.py",
+    "test_byod.py",
+    "test_faults.py",
+    "test_erasure.py",
+    "test_ui.py",
+)
+
+
+def _session_dir() -> Path:
+    """The session's folder: one per `pytest` command, shared by its xdist workers (they all see
+    the same PYTEST_XDIST_TESTRUNUID)."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run is None:
+        return Path(tempfile.mkdtemp(prefix="shop-analytics-tests-"))
+    folder = Path(tempfile.gettempdir()) / f"shop-analytics-tests-{run}"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+_SESSION_DIR = _session_dir()
 TEST_SHOP_CUSTOMERS = 4000
 TEST_SHOP_PRODUCTS = 300
 # The shipped synthetic config with the session's folders and a smaller shop.
@@ -28,11 +58,29 @@ _config["synthetic"].update(
 for _table, _source in _config["sources"].items():
     _source["path"] = str(_SESSION_DIR / "landing" / f"{_table}.parquet")
 SESSION_CONFIG = _SESSION_DIR / "config.yml"
-SESSION_CONFIG.write_text(yaml.safe_dump(_config, sort_keys=False))
+_staging = SESSION_CONFIG.with_name(f"config.{os.getpid()}.tmp")  # every worker writes the same
+_staging.write_text(yaml.safe_dump(_config, sort_keys=False))
+os.replace(_staging, SESSION_CONFIG)
 os.environ["SHOP_CONFIG"] = str(SESSION_CONFIG)
 os.environ["DAGSTER_HOME"] = str(_SESSION_DIR / "dagster")
 for _variable in ("DUCKDB_PATH", "LANDING_DIR", "TRUTH_DIR"):
     os.environ.pop(_variable, None)
+
+
+def _once(name: str, make: Callable[[], str]) -> str:
+    """What `make` returned, made by the first worker of the session to get here; the others
+    wait for it. A `make` that raised is tried again by the next worker to get here."""
+    made = _SESSION_DIR / f"{name}.made"
+    with FileLock(_SESSION_DIR / f"{name}.lock"):
+        if not made.exists():
+            made.write_text(make())
+    return made.read_text()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules of LONGEST_FIRST first, in that order; the others after them, as collected."""
+    rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 @pytest.fixture(scope="session")
@@ -42,19 +90,25 @@ def landing():
     from simulator import ShopConfig, generate
 
     settings = get_settings()
-    generate(
-        ShopConfig(customers=TEST_SHOP_CUSTOMERS, products=TEST_SHOP_PRODUCTS, seed=7),
-        settings.landing_dir,
-        settings.truth_dir,
-        progress=False,
-    )
-    return settings.landing_dir
+
+    def make() -> str:
+        generate(
+            ShopConfig(customers=TEST_SHOP_CUSTOMERS, products=TEST_SHOP_PRODUCTS, seed=7),
+            settings.landing_dir,
+            settings.truth_dir,
+            progress=False,
+        )
+        return str(settings.landing_dir)
+
+    return Path(_once("landing", make))
 
 
 @pytest.fixture(scope="session")
 def pipeline_run(landing):
-    """Materialize every asset through Dagster on the small shop, once per session."""
-    from dagster import DagsterInstance
+    """Every asset materialized through Dagster on the small shop, once per session: the run's
+    result as `execute_in_process` gives it, read back from the session's instance (the same in
+    the worker that ran it and in the others)."""
+    from dagster import DagsterInstance, ExecuteInProcessResult
 
     from orchestration.definitions import defs
     from orchestration.defs.partitions import all_days_tags
@@ -64,9 +118,14 @@ def pipeline_run(landing):
     ensure_instance()
     instance = DagsterInstance.get()
     job = defs().resolve_job_def(REFRESH_JOB)
-    return job.execute_in_process(
-        instance=instance, raise_on_error=False, tags=all_days_tags(get_settings().config)
-    )
+
+    def make() -> str:
+        tags = all_days_tags(get_settings().config)
+        return job.execute_in_process(instance=instance, raise_on_error=False, tags=tags).run_id
+
+    run_id = _once("pipeline_run", make)
+    events = [entry.dagster_event for entry in instance.all_logs(run_id) if entry.is_dagster_event]
+    return ExecuteInProcessResult(events, instance.get_run_by_id(run_id), None, job)
 
 
 @pytest.fixture(scope="session")
