@@ -1,19 +1,20 @@
 """Frames the models read from the warehouse (read_asset): fetched a chunk at a time, yet the
-same frame, dtypes included, as one fetch of the whole ordered table."""
+same frame, dtypes included, as one fetch of the whole table; and the tables the models read are
+stored sorted, so the frame of a table is always the same (read_asset does not sort)."""
 
 import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
 
-from orchestration.lib import warehouse
+from orchestration.lib import warehouse as warehouse_lib
 
 
 @pytest.mark.parametrize("rows", [0, 1, 2_048 * 3 + 5])
 def test_read_asset_in_chunks_is_the_frame_of_one_fetch(monkeypatch, rows):
     """Columns whose NULLs fall in one chunk only (an integer, a boolean), text, timestamps and
     dates, in a table of several chunks, of one row and empty."""
-    monkeypatch.setattr(warehouse, "READ_CHUNK_VECTORS", 1)  # 2,048 rows a chunk
+    monkeypatch.setattr(warehouse_lib, "READ_CHUNK_VECTORS", 1)  # 2,048 rows a chunk
     with duckdb.connect() as conn:
         conn.execute("create schema marts")
         conn.execute(
@@ -27,7 +28,27 @@ def test_read_asset_in_chunks_is_the_frame_of_one_fetch(monkeypatch, rows):
                    range / 7 as ratio
             from range({rows})"""
         )
-        frame = warehouse.read_asset(conn, dg.AssetKey(["marts", "t"]))
-        whole = conn.execute("select * from marts.t order by all").df()
+        frame = warehouse_lib.read_asset(conn, dg.AssetKey(["marts", "t"]))
+        whole = conn.execute("select * from marts.t").df()
     assert len(frame) == rows
     pd.testing.assert_frame_equal(frame, whole, check_exact=True)
+
+
+def test_every_table_a_model_reads_is_stored_sorted(warehouse):
+    """Each dbt model a model step reads (train and score inputs, the readiness counts) ends with
+    `order by` its key: on the session's warehouse its frame is the whole table sorted by every
+    column, row for row. A model without it (a parallel aggregate stores its rows in whatever
+    order the threads finished) fails here."""
+    from orchestration.defs.models import _dbt_key, model_entries
+    from orchestration.settings import get_settings
+
+    inputs = {"model_readiness"}
+    for entry in model_entries(get_settings().config):
+        inputs |= {*entry.model.train_inputs, *entry.model.score_inputs}
+    assert "customer_product_interactions" in inputs
+    for name in sorted(inputs):
+        schema, table = _dbt_key(name).path
+        frame = warehouse_lib.read_asset(warehouse, dg.AssetKey([schema, table]))
+        assert len(frame) > 1 or name == "model_readiness", name
+        ordered = warehouse.execute(f'select * from "{schema}"."{table}" order by all').df()
+        pd.testing.assert_frame_equal(frame, ordered, check_exact=True, obj=name)

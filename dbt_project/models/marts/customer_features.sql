@@ -6,3 +6,5 @@ with snapshots as (
 select * exclude (snapshot_index)
 from snapshots
 where snapshot_index = 0
+-- stored in key order, the order the ML steps read it in (read_asset)
+order by customer_id

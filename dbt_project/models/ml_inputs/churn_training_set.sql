@@ -24,3 +24,5 @@ final as (
 )
 
 select * from final
+-- stored in key order, the order the ML steps read it in (read_asset)
+order by customer_id, as_of_date

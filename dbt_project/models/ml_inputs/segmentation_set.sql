@@ -12,3 +12,5 @@ final as (
 )
 
 select * from final
+-- stored in key order, the order the ML steps read it in (read_asset)
+order by customer_id
