@@ -92,6 +92,7 @@ def evaluate_candidates(
     filter_already_bought: bool = False,
     candidates: Iterable[str] | Mapping[str, Recommender] | None = None,
     fitted: MutableMapping[str, Recommender] | None = None,
+    split: tuple[pd.DataFrame, dict[object, set[object]]] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Fit each candidate on the interactions before the holdout; score its top k on the holdout.
 
@@ -103,9 +104,10 @@ def evaluate_candidates(
     coverage (share of the products seen before the holdout recommended to any of them),
     customers_evaluated and fit_seconds. A candidate that cannot handle the catalogue size
     (CatalogueTooLargeError) is left out with a warning. If `fitted` is given, each evaluated
-    model (fitted before the holdout) is stored in it by name.
+    model (fitted before the holdout) is stored in it by name. `split`: holdout_split's result for
+    `interactions`, when the caller has it already.
     """
-    train, truth = holdout_split(interactions)
+    train, truth = split if split is not None else holdout_split(interactions)
     if not truth:
         raise CannotTrain("no customer with earlier history bought anything in the holdout period")
     if candidates is None:
@@ -181,17 +183,21 @@ def fit_and_evaluate(
     interactions = frames["customer_product_interactions"]
     compared = customer_sample(interactions, max_compared_customers)
     filter_bought = not already_bought
+    customers_compared = int(compared["customer_id"].nunique())
+    train, truth = split = holdout_split(compared)
     fitted: dict[str, Recommender] = {}  # each candidate, fitted before the holdout
     evaluation = evaluate_candidates(
-        compared, k=k, filter_already_bought=filter_bought, fitted=fitted
+        compared, k=k, filter_already_bought=filter_bought, fitted=fitted, split=split
     )
     chosen = select_candidate(evaluation, k)
-    train, truth = holdout_split(compared)
+    evaluation_model = fitted[chosen]
     current_metrics = None
     if current is not None:
         current_metrics = evaluate_fitted(
-            current["evaluation_model"], truth, k, len(train["product_id"].unique())
+            current["evaluation_model"], truth, k, train["product_id"].nunique()
         )
+    # Not held during the final fit on every customer: the sample and the other candidates.
+    del compared, train, split, fitted
     model = build_recommender(chosen, filter_bought).fit(
         recommender_input(interactions, FULL_HISTORY)
     )
@@ -202,7 +208,7 @@ def fit_and_evaluate(
     holdout_start = day(interactions["holdout_start_date"].iloc[0])
     holdout_end = day(frames["customer_features"]["as_of_date"].max())
     return TrainResult(
-        model={"model": model, "evaluation_model": fitted[chosen], "name": chosen},
+        model={"model": model, "evaluation_model": evaluation_model, "name": chosen},
         metric=metric,
         higher_is_better=True,
         metrics=ordered,
@@ -216,7 +222,7 @@ def fit_and_evaluate(
             "selection": f"highest {metric} on the holdout period among {', '.join(evaluation)}",
             "already_bought_recommended": already_bought,
             "customers_evaluated": len(truth),
-            "customers_compared": int(compared["customer_id"].nunique()),
+            "customers_compared": customers_compared,
             "customers_fitted": int(interactions["customer_id"].nunique()),
             "products": int(interactions["product_id"].nunique()),
         },
