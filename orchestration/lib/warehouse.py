@@ -173,8 +173,9 @@ def read_asset(conn: duckdb.DuckDBPyConnection, key: dg.AssetKey) -> pd.DataFram
     can differ, e.g. k-means initialisation); tests/test_read_asset.py checks those tables are
     stored sorted. Sorting here instead held DuckDB's sort of the whole table beside the frame: on
     300k customers' interactions (a 0.77 GiB frame) the read peaked 2.43 GiB above the process's
-    start and left it 2.08 GiB larger, in 5.9 s; without, 1.59 GiB and 1.17 GiB, in 4.3 s. Fetched READ_CHUNK_VECTORS of DuckDB's vectors at a time: DuckDB then holds one chunk
-    of the result beside the frame, not the whole result."""
+    start and left it 2.08 GiB larger, in 5.9 s; without, 1.59 GiB and 1.17 GiB, in 4.3 s.
+    Fetched READ_CHUNK_VECTORS of DuckDB's vectors at a time: DuckDB then holds one chunk of the
+    result beside the frame, not the whole result."""
     import pandas as pd
 
     schema, table = key.path
