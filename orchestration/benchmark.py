@@ -10,7 +10,8 @@ from the run's Dagster instance afterwards; orchestration.summary.stage_of names
 
 Then, on the same warehouse: the time to load the code location, the rows per raw table, and the
 customer-feature dbt models side by side with a bare DuckDB `group by customer_id` over the same
-order lines and a straightforward pandas computation of the features computable from orders.
+order lines and a straightforward pandas computation of the same features
+(orchestration/benchmark_features.py).
 
 Prints one table and the targets (issue 11), met or missed, and saves everything as
 benchmarks/<size>.json; the previous file of that size is compared first, so a regression shows.
@@ -37,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import psutil
 import yaml
 
+from orchestration.benchmark_features import pandas_features
 from orchestration.settings import (
     DBT_PROJECT_DIR,
     DEFAULT_DUCKDB_MEMORY_LIMIT,
@@ -75,31 +77,6 @@ DBT_OVER_DUCKDB_MAX = 5.0
 PANDAS_OVER_DBT_MIN = 3.0
 
 FEATURE_MODELS = ("customer_feature_snapshots", "customer_features")
-# The features pandas computes (customer_feature_snapshots' definitions, from marts.fct_orders
-# and marts.fct_order_items); the others need web events, reviews or the category list.
-PANDAS_FEATURES = (
-    "tenure_days",
-    "recency_days",
-    "days_since_first_order",
-    "frequency",
-    "orders_per_year",
-    "monetary",
-    "avg_order_value",
-    "mean_days_between_orders",
-    "recency_to_rhythm",
-    "recency_to_age",
-    "orders_90d",
-    "orders_365d",
-    "revenue_90d",
-    "cancel_rate",
-    "return_rate",
-    "discount_share",
-    "avg_units_per_order",
-    "avg_unit_price",
-    "distinct_products",
-    "distinct_categories",
-)
-
 # `make run`'s command, with the run log kept in the benchmark's folder instead of the
 # repository's .state (Settings.state_dir); everything else is orchestration.cli unchanged.
 CLI_BOOTSTRAP = (
@@ -500,7 +477,7 @@ class Benchmark:
         }
         _phase("side by side 2/3: bare DuckDB group by customer_id over marts.fct_order_items")
         duckdb_seconds, groups = bare_group_by(self.warehouse)
-        _phase("side by side 3/3: pandas features from marts.fct_orders and fct_order_items")
+        _phase("side by side 3/3: pandas, every feature of customer_feature_snapshots")
         pandas_result = pandas_features(self.warehouse)
         return {
             "dbt": dbt,
@@ -525,174 +502,6 @@ def bare_group_by(warehouse: Path) -> tuple[float, int]:
         started = time.perf_counter()
         table = conn.execute(BARE_GROUP_BY).to_arrow_table()
         return time.perf_counter() - started, table.num_rows
-
-
-def pandas_features(warehouse: Path) -> dict[str, Any]:
-    """PANDAS_FEATURES for every snapshot date, computed the straightforward pandas way: filter
-    each snapshot's orders and lines, group by customer. Times the read from DuckDB and the
-    computation separately, and compares the result with marts.customer_feature_snapshots."""
-    import duckdb
-
-    with duckdb.connect(str(warehouse), read_only=True) as conn:
-        started = time.perf_counter()
-        orders = conn.execute(
-            "select customer_id, ordered_at, is_purchase, is_revenue, is_cancelled, is_returned, "
-            "net_amount, gross_amount, discount_amount, n_units from marts.fct_orders"
-        ).df()
-        items = conn.execute(
-            "select customer_id, ordered_at, is_purchase, product_id, category, unit_price "
-            "from marts.fct_order_items"
-        ).df()
-        customers = conn.execute(
-            "select customer_id, signup_at, signup_date from intermediate.int_customers"
-        ).df()
-        snapshots = conn.execute(
-            "select as_of_date, cutoff_at from intermediate.int_as_of_dates order by as_of_date"
-        ).df()
-        read_seconds = time.perf_counter() - started
-
-        started = time.perf_counter()
-        features = compute_pandas_features(orders, items, customers, snapshots)
-        compute_seconds = time.perf_counter() - started
-
-        dbt_rows = conn.execute(
-            "select customer_id, as_of_date, "
-            + ", ".join(PANDAS_FEATURES)
-            + " from marts.customer_feature_snapshots"
-        ).df()
-    mismatches = compare_features(features, dbt_rows)
-    return {
-        "read_seconds": round(read_seconds, 3),
-        "compute_seconds": round(compute_seconds, 3),
-        "rows": len(features),
-        "features": list(PANDAS_FEATURES),
-        "mismatched_values": mismatches,
-    }
-
-
-def compute_pandas_features(orders: Any, items: Any, customers: Any, snapshots: Any) -> Any:
-    """customer_feature_snapshots' order and line features (PANDAS_FEATURES) in pandas."""
-    import numpy as np
-    import pandas as pd
-
-    for frame in (orders, items):
-        frame["ordered_at"] = pd.to_datetime(frame["ordered_at"])
-        frame["order_day"] = frame["ordered_at"].dt.normalize()
-    customers["signup_at"] = pd.to_datetime(customers["signup_at"])
-    customers["signup_day"] = pd.to_datetime(customers["signup_date"])
-    for column in ("net_amount", "gross_amount", "discount_amount", "n_units"):
-        orders[column] = orders[column].astype("float64")
-    items["unit_price"] = items["unit_price"].astype("float64")
-
-    frames = []
-    for snapshot in snapshots.itertuples(index=False):
-        as_of = pd.Timestamp(snapshot.as_of_date)
-        cutoff = pd.Timestamp(snapshot.cutoff_at)
-        people = customers.loc[customers["signup_at"] < cutoff, ["customer_id", "signup_day"]]
-        seen = orders[orders["ordered_at"] < cutoff]
-        purchase = seen[seen["is_purchase"]]
-        revenue = seen[seen["is_revenue"]]
-        days_90 = cutoff - pd.Timedelta(days=90)
-        days_365 = cutoff - pd.Timedelta(days=365)
-        stats = pd.DataFrame(
-            {
-                "orders_placed": seen.groupby("customer_id").size(),
-                "cancelled_orders": seen[seen["is_cancelled"]].groupby("customer_id").size(),
-                "frequency": purchase.groupby("customer_id").size(),
-                "returned_orders": seen[seen["is_returned"]].groupby("customer_id").size(),
-                "completed_orders": revenue.groupby("customer_id").size(),
-                "first_day": purchase.groupby("customer_id")["order_day"].min(),
-                "last_day": purchase.groupby("customer_id")["order_day"].max(),
-                "monetary": revenue.groupby("customer_id")["net_amount"].sum(),
-                "gross_amount": purchase.groupby("customer_id")["gross_amount"].sum(),
-                "discount_amount": purchase.groupby("customer_id")["discount_amount"].sum(),
-                "units": purchase.groupby("customer_id")["n_units"].sum(),
-                "orders_90d": purchase[purchase["ordered_at"] >= days_90]
-                .groupby("customer_id")
-                .size(),
-                "orders_365d": purchase[purchase["ordered_at"] >= days_365]
-                .groupby("customer_id")
-                .size(),
-                "revenue_90d": revenue[revenue["ordered_at"] >= days_90]
-                .groupby("customer_id")["net_amount"]
-                .sum(),
-            }
-        )
-        bought = items[items["is_purchase"] & (items["ordered_at"] < cutoff)]
-        by_customer = bought.groupby("customer_id")
-        line_stats = pd.DataFrame(
-            {
-                "distinct_products": by_customer["product_id"].nunique(),
-                "distinct_categories": by_customer["category"].nunique(),
-                "avg_unit_price": by_customer["unit_price"].mean(),
-            }
-        )
-        frame = people.merge(stats, left_on="customer_id", right_index=True, how="left").merge(
-            line_stats, left_on="customer_id", right_index=True, how="left"
-        )
-        frame["as_of_date"] = as_of
-        frequency = frame["frequency"].fillna(0)
-        frame["tenure_days"] = (as_of - frame["signup_day"]).dt.days
-        frame["recency_days"] = (as_of - frame["last_day"]).dt.days
-        frame["days_since_first_order"] = (as_of - frame["first_day"]).dt.days
-        gap = (frame["last_day"] - frame["first_day"]).dt.days / (frequency - 1.0)
-        repeat = frequency > 1
-        frame["mean_days_between_orders"] = gap.where(repeat)
-        frame["recency_to_rhythm"] = (frame["recency_days"] / (gap + 1.0)).where(repeat)
-        frame["recency_to_age"] = frame["recency_days"] / frame["days_since_first_order"].replace(
-            0, np.nan
-        )
-        frame["orders_per_year"] = frequency * 365.0 / frame["tenure_days"].clip(lower=30)
-        # Customers without any order before the cutoff: NaN, as dbt's left join gives NULL.
-        frame["avg_order_value"] = frame["monetary"].fillna(0) / frame["completed_orders"].replace(
-            0, np.nan
-        )
-        frame["cancel_rate"] = (
-            frame["cancelled_orders"].fillna(0) / frame["orders_placed"].replace(0, np.nan)
-        ).fillna(0)
-        frame["return_rate"] = (
-            frame["returned_orders"].fillna(0) / frequency.replace(0, np.nan)
-        ).fillna(0)
-        frame["discount_share"] = (
-            frame["discount_amount"] / frame["gross_amount"].replace(0, np.nan)
-        ).fillna(0)
-        frame["avg_units_per_order"] = frame["units"].fillna(0) / frequency.replace(0, np.nan)
-        for column in (
-            "frequency",
-            "monetary",
-            "orders_90d",
-            "orders_365d",
-            "revenue_90d",
-            "distinct_products",
-            "distinct_categories",
-        ):
-            frame[column] = frame[column].fillna(0)
-        frames.append(frame[["customer_id", "as_of_date", *PANDAS_FEATURES]])
-    return pd.concat(frames, ignore_index=True)
-
-
-def compare_features(features: Any, dbt_rows: Any) -> dict[str, int]:
-    """Per feature, how many (customer, snapshot) values pandas and dbt disagree on (missing rows
-    on either side count under "rows")."""
-    import numpy as np
-    import pandas as pd
-
-    dbt_rows = dbt_rows.assign(as_of_date=pd.to_datetime(dbt_rows["as_of_date"]))
-    joined = features.merge(
-        dbt_rows,
-        on=["customer_id", "as_of_date"],
-        how="outer",
-        suffixes=("", "_dbt"),
-        indicator=True,
-    )
-    mismatches = {"rows": int((joined["_merge"] != "both").sum())}
-    both = joined[joined["_merge"] == "both"]
-    for column in PANDAS_FEATURES:
-        ours = both[column].astype("float64").to_numpy()
-        theirs = both[f"{column}_dbt"].astype("float64").to_numpy()
-        close = np.isclose(ours, theirs, rtol=1e-6, atol=1e-6, equal_nan=True)
-        mismatches[column] = int((~close).sum())
-    return {name: count for name, count in mismatches.items() if count}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -855,10 +664,9 @@ def side_by_side_lines(result: dict[str, Any]) -> list[str]:
         f"  bare DuckDB group by customer_id over marts.fct_order_items (count, sum of "
         f"net_amount, min/max ordered_at; {bare['customers']:,} customers): "
         f"{bare['seconds']:.2f} s",
-        f"  pandas, {len(PANDAS_FEATURES)} features x {pandas_['rows']:,} customer snapshots: "
-        f"{format_seconds(pandas_['compute_seconds'])} computing (+ "
+        f"  pandas, the model's {len(pandas_['features'])} features x {pandas_['rows']:,} customer "
+        f"snapshots: {format_seconds(pandas_['compute_seconds'])} computing (+ "
         f"{format_seconds(pandas_['read_seconds'])} reading the tables from DuckDB, not counted)",
-        "    features: " + ", ".join(PANDAS_FEATURES),
     ]
     mismatched = pandas_["mismatched_values"]
     lines.append(

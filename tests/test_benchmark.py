@@ -1,5 +1,6 @@
-"""`make benchmark`'s pure parts: SIZE parsing, result file names, stage attribution of memory
-samples and step times, the table. No run: the benchmark itself is run by hand."""
+"""`make benchmark`'s parts: SIZE parsing, result file names, stage attribution of memory
+samples and step times, the table, and its pandas computation of the customer features against the
+dbt model on the session's warehouse. The benchmark itself is run by hand."""
 
 import duckdb
 import numpy as np
@@ -18,6 +19,7 @@ from orchestration.benchmark import (
     stage_peaks,
     stage_seconds,
 )
+from orchestration.benchmark_features import pandas_features
 from orchestration.benchmark_lines import (
     KINDS,
     TABLE,
@@ -27,6 +29,7 @@ from orchestration.benchmark_lines import (
     write_config,
 )
 from orchestration.benchmark_lines import size_label as size_label_bytes
+from orchestration.settings import get_settings
 
 
 @pytest.mark.parametrize(
@@ -235,3 +238,15 @@ def test_lines_check_fails_when_numbering_ignores_line_breaks_and_blanks(
 
 def _item_numbers(starts, records, good, rejected):
     return _exact_line_numbers([(0, 2, 2)], None, good, rejected)
+
+
+def test_pandas_computes_every_feature_of_the_model_and_agrees_with_it(pipeline_run) -> None:
+    """The benchmark's pandas side is the same work as the dbt model (every feature, every
+    snapshot), so its time is a fair comparison; and a change to a feature's definition on one
+    side only fails here (the two are written independently)."""
+    result = pandas_features(get_settings().duckdb_path)
+    assert result["mismatched_values"] == {}
+    assert result["rows"] > 10_000
+    assert {"sessions_365d", "days_since_last_review", "spend_share_books"} <= set(
+        result["features"]
+    )
