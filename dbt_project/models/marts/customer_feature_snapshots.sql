@@ -71,8 +71,9 @@ order_stats as (
 
 -- Line features only add up or count what is new, so each purchased line is counted once, in
 -- the oldest snapshot that sees it (its bucket: the nearest cutoff after it), and a snapshot
--- adds up the buckets from its own to the oldest (5x fewer rows than joining every line to
--- every snapshot that sees it, and count(distinct) becomes a sum of firsts).
+-- adds up the buckets from its own to the oldest: a line is aggregated once, not once per
+-- snapshot that sees it, and count(distinct) becomes a sum of first purchases. Spend is summed
+-- as double: it only feeds the spend shares.
 line_buckets as (
     select
         i.customer_id,
@@ -93,6 +94,7 @@ first_products as (
         customer_id,
         max(bucket) as bucket
     from line_buckets
+    where product_id is not null
     group by customer_id, product_id
 ),
 
