@@ -524,9 +524,13 @@ def git_commit() -> dict[str, Any]:
         )
         return result.stdout.strip()
 
+    # Changes to the code measured; earlier results saved in RESULTS_DIR are not code.
+    changed = git(
+        "status", "--porcelain", "--untracked-files=no", "--", ".", f":!{RESULTS_DIR.name}"
+    )
     return {
         "commit": git("rev-parse", "HEAD"),
-        "uncommitted_changes": bool(git("status", "--porcelain", "--untracked-files=no")),
+        "uncommitted_changes": bool(changed),
     }
 
 
