@@ -69,90 +69,22 @@ order_stats as (
     group by s.customer_id, s.as_of_date
 ),
 
--- Line features only add up or count what is new, so each purchased line is counted once, in
--- the oldest snapshot that sees it (its bucket: the nearest cutoff after it), and a snapshot
--- adds up the buckets from its own to the oldest: a line is aggregated once, not once per
--- snapshot that sees it, and count(distinct) becomes a sum of first purchases. Spend is summed
--- as double: it only feeds the spend shares.
-line_buckets as (
-    select
-        i.customer_id,
-        i.product_id,
-        i.category,
-        i.unit_price,
-        i.is_revenue,
-        b.snapshot_index as bucket,
-        cast(i.net_amount as double) as net_amount
-    from items as i
-    asof inner join snapshots as b on i.ordered_at < b.cutoff_at
-    where i.is_purchase
-),
-
--- The bucket of each customer's first line of a product, and of a category.
-first_products as (
-    select
-        customer_id,
-        max(bucket) as bucket
-    from line_buckets
-    where product_id is not null
-    group by customer_id, product_id
-),
-
-first_categories as (
-    select
-        customer_id,
-        max(bucket) as bucket
-    from line_buckets
-    where category is not null
-    group by customer_id, category
-),
-
-item_buckets as (
-    select
-        customer_id,
-        bucket,
-        sum(unit_price) as unit_price_sum,
-        count(unit_price) as unit_price_count,
-        sum(net_amount) filter (where is_revenue) as item_revenue,
-        0 as new_products,
-        0 as new_categories
-    {%- for category in categories %},
-        sum(net_amount) filter (
-            where is_revenue and category = '{{ category.name | replace("'", "''") }}'
-        ) as spend_{{ category.slug }}
-        {%- endfor %}
-    from line_buckets
-    group by customer_id, bucket
-    union all by name
-    select
-        customer_id,
-        bucket,
-        count(*) as new_products
-    from first_products
-    group by customer_id, bucket
-    union all by name
-    select
-        customer_id,
-        bucket,
-        count(*) as new_categories
-    from first_categories
-    group by customer_id, bucket
-),
-
 item_stats as (
     select
         s.customer_id,
         s.as_of_date,
-        cast(sum(b.new_products) as bigint) as distinct_products,
-        cast(sum(b.new_categories) as bigint) as distinct_categories,
-        sum(b.unit_price_sum) / sum(b.unit_price_count) as avg_unit_price,
-        coalesce(sum(b.item_revenue), 0) as item_revenue
+        count(distinct i.product_id) as distinct_products,
+        count(distinct i.category) as distinct_categories,
+        avg(i.unit_price) as avg_unit_price,
+        coalesce(sum(i.net_amount) filter (where i.is_revenue), 0) as item_revenue
     {%- for category in categories %},
-        coalesce(sum(b.spend_{{ category.slug }}), 0) as spend_{{ category.slug }}
+        coalesce(sum(i.net_amount) filter (
+            where i.is_revenue and i.category = '{{ category.name | replace("'", "''") }}'
+        ), 0) as spend_{{ category.slug }}
         {%- endfor %}
     from customer_snapshots as s
-    inner join item_buckets as b
-        on b.customer_id = s.customer_id and b.bucket >= s.snapshot_index
+    inner join items as i
+        on i.customer_id = s.customer_id and i.ordered_at < s.cutoff_at and i.is_purchase
     group by s.customer_id, s.as_of_date
 ),
 
