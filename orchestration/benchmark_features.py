@@ -18,6 +18,11 @@ from typing import Any
 KEY_COLUMNS = ("customer_id", "as_of_date", "snapshot_index")
 # How close a pandas value must be to dbt's (relative and absolute).
 TOLERANCE = 1e-6
+# The browsing counts summed over each window of days up to a snapshot's date (`<column>_<days>d`),
+# and the windows with a conversion rate (purchase sessions over sessions).
+BROWSING = ("sessions", "product_views", "searches", "add_to_carts")
+BROWSING_WINDOWS = {30: BROWSING, 90: BROWSING, 365: ("sessions",)}
+CONVERSION_WINDOWS = (30, 90)
 
 
 def category_slug(name: str) -> str:
@@ -191,15 +196,11 @@ def _activity_stats(activity: Any, as_of: Any) -> Any:
 
     seen = activity[activity["activity_date"] <= as_of]
     stats = pd.DataFrame({"last_session_date": seen.groupby("customer_id")["activity_date"].max()})
-    windows = {
-        30: ("sessions", "product_views", "searches", "add_to_carts", "purchase_sessions"),
-        90: ("sessions", "product_views", "searches", "add_to_carts", "purchase_sessions"),
-        365: ("sessions",),
-    }
-    for days, columns in windows.items():
+    for days, columns in BROWSING_WINDOWS.items():
+        summed = [*columns, "purchase_sessions"]
         recent = seen[seen["activity_date"] > as_of - pd.Timedelta(days=days)]
-        sums = recent.groupby("customer_id")[list(columns)].sum()
-        for column in columns:
+        sums = recent.groupby("customer_id")[summed].sum()
+        for column in summed:
             stats[f"{column}_{days}d"] = sums[column]
     return stats
 
@@ -256,10 +257,10 @@ def _derived(frame: Any, as_of: Any, categories: list[str]) -> Any:
     for column in ("distinct_products", "distinct_categories"):
         out[column] = frame[column].fillna(0)
     out["days_since_last_session"] = days_since("last_session_date")
-    for column in frame.columns:
-        if re.fullmatch(r"(sessions|product_views|searches|add_to_carts)_\d+d", column):
-            out[column] = frame[column].fillna(0)
-    for days in (30, 90):
+    for days, columns in BROWSING_WINDOWS.items():
+        for column in columns:
+            out[f"{column}_{days}d"] = frame[f"{column}_{days}d"].fillna(0)
+    for days in CONVERSION_WINDOWS:
         out[f"conversion_rate_{days}d"] = ratio(
             frame[f"purchase_sessions_{days}d"], frame[f"sessions_{days}d"]
         ).fillna(0)
