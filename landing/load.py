@@ -9,7 +9,9 @@ counted by an independent reader (landing/count.py) in `raw.file_counts`.
 
 Partitioned tables (those with a timestamp, see TABLES) are loaded a window of days at a time:
 re-loading a day replaces exactly that day. Rows that belong to no day (an unreadable line, an
-unparseable, too old or future timestamp) are re-recorded each time their file is read.
+unparseable, too old or future timestamp) are re-recorded each time their file is read. From a
+Parquet file unchanged since the previous load, a window's load reads only the rows it writes and
+those sharing their key (landing/read.py WindowRows).
 Source column names are validated by the config and quoted; file paths, formats and other values
 are always bound parameters, never spliced into SQL.
 """
@@ -29,12 +31,14 @@ from landing.count import FileCount, scan_source_file
 from landing.erasure import ERASED_KEPT, erased_sql, erasure_count
 from landing.read import (
     SourceError,
+    WindowRows,
     _bind,
     _read_file,
     _timestamp_params,
     _typed,
     file_fingerprint,
     native_types,
+    window_keys,
 )
 from landing.sql import identifier
 from landing.tables import (
@@ -126,6 +130,32 @@ def reason_kind(reason: str) -> str:
     return kind.split(": ")[0] if ": " in kind and ": expected" not in kind else kind
 
 
+def _partition_day(value: str, config: Config) -> str:
+    """SQL: the day of the timestamp `value` when it is in the calendar (from first_day to today,
+    and to last_day when set), else NULL."""
+    in_calendar = f"{value} >= $first_day and {value} < $tomorrow"
+    if config.last_day is not None:
+        in_calendar += f" and {value} < $after_last_day"
+    return f"case when {in_calendar} then cast({value} as date) end"
+
+
+def _window_rows(
+    config: Config, table: str, native: dict[str, str], params: dict[str, object]
+) -> WindowRows | None:
+    """What a day window's load needs of an unchanged Parquet file of `table` (None: a table
+    without a key, whose duplicates are ranked by all values, reads every row)."""
+    spec, source = TABLES[table], config.sources[table]
+    if not spec.key or spec.timestamp is None:
+        return None
+    kinds = column_types(table, source)
+    ts = _typed(spec.timestamp, kinds[spec.timestamp], source, config, native.get(spec.timestamp))
+    return WindowRows(
+        _partition_day(ts, config),
+        tuple(_typed(c, kinds[c], source, config, native.get(c)) for c in spec.key),
+        params,
+    )
+
+
 def load_source(
     conn: duckdb.DuckDBPyConnection,
     config: Config,
@@ -170,31 +200,80 @@ def load_source(
     # New or changed files are loaded on every day; so is everything when nothing is recorded.
     changed = [path for path in files if previous.get(path) != fingerprints[path]]
     gone = sorted(set(previous) - set(files))
+    native = native_types(conn, config, table, files)
+    params = _timestamp_params(source, config)
+    ts = identifier(spec.timestamp) if spec.timestamp else None
+    day, day_rules = "null::date", ""
+    if ts:
+        # Today's rows, also those later today, are in today's partition (the shop's zone);
+        # from tomorrow on a row is in the future, quarantined until a load on its day.
+        params["first_day"] = config.first_day
+        params["tomorrow"] = datetime.now(ZoneInfo(config.timezone)).date() + timedelta(days=1)
+        day_rules = (
+            f"when {ts} < $first_day then '{spec.timestamp} before first_day ' "
+            f"|| cast($first_day as varchar) || ': ' || cast({ts} as varchar)\n"
+            f"when {ts} >= $tomorrow then '{spec.timestamp} in the future (after today, ' "
+            f"|| cast($tomorrow - 1 as varchar) || '): ' || cast({ts} as varchar)"
+        )
+        if config.last_day is not None:
+            params["after_last_day"] = config.last_day + timedelta(days=1)
+            day_rules += (
+                f"\nwhen {ts} >= $after_last_day then '{spec.timestamp} after last_day ' "
+                f"|| cast($after_last_day - 1 as varchar) || ': ' || cast({ts} as varchar)"
+            )
+        day = _partition_day(ts, config)
+    written = ""  # the rows this load writes, when not all: the window's, changed files'
+    if window and ts:
+        params |= {"window_start": window[0], "window_end": window[1], "changed": changed}
+        written = (  # a list, not a subquery: the filter then goes before the typing of values
+            "_partition_day is null or _partition_day between $window_start and $window_end "
+            "or list_contains($changed, _source_file)"
+        )
+    # A day window reads from an unchanged Parquet file only the rows it writes and those
+    # sharing their key (whose copy is kept depends on them): the rest of a large file is not
+    # copied, typed or ranked (a one-day load of a large file did that for every row).
+    only = None
+    if written and config.source_format(table) == "parquet":
+        only = _window_rows(config, table, native, params)
     mapped: set[str] = set()
     file_warnings: dict[str, list[str]] = {}
+    read_by_loader: dict[str, int] = {}  # files of which _incoming holds only some rows
     # Each file is also counted by a reader that is not the loader (landing/count.py), in a
     # thread while DuckDB (which releases the GIL) reads the files.
     counter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="count")
-    native = native_types(conn, config, table, files)
     try:
         # The same streaming pass gives the loader each record's physical line (CsvScan).
         counting = {path: counter.submit(scan_source_file, config, table, path) for path in files}
-        for index, path in enumerate(files):
+        # Files read whole first: the keys of the rows written from them are the window's too.
+        partial = [path for path in files if only is not None and path not in changed]
+        whole = [path for path in files if path not in partial]
+        for index, path in enumerate(whole + partial):
+            if partial and path == partial[0]:
+                window_keys(conn, config, table, partial, only, incoming=bool(whole))
             file_read = _read_file(
-                conn, config, table, path, index == 0, counting[path].result, native
+                conn,
+                config,
+                table,
+                path,
+                index == 0,
+                counting[path].result,
+                native,
+                only if path in partial else None,
             )
             mapped |= file_read.columns
             file_warnings[path] = file_read.warnings
+            if file_read.rows is not None:
+                read_by_loader[path] = file_read.rows
         counts: dict[str, FileCount] = {
             path: future.result().count for path, future in counting.items()
         }
     finally:
         counter.shutdown(wait=False, cancel_futures=True)  # on an error: count no further files
-    read_by_loader = dict(
-        conn.execute("select _source_file, count(*) from _incoming group by 1").fetchall()
+    read_by_loader = (
+        dict(conn.execute("select _source_file, count(*) from _incoming group by 1").fetchall())
+        | read_by_loader
     )
 
-    params = _timestamp_params(source, config)
     # Customers on the erasure list: their rows are not loaded (order lines: without the id).
     erased, replaced_id = "false", ""
     if CUSTOMER_COLUMN in columns and erasure_count(conn, schema):
@@ -232,28 +311,6 @@ def load_source(
         if kind in _EXPECTED and c not in native
     )
     rules = "\n".join(f"when {rule.condition} then {rule.reason}" for rule in spec.rules)
-    ts = identifier(spec.timestamp) if spec.timestamp else None
-    day, day_rules = "null::date", ""
-    if ts:
-        # Today's rows, also those later today, are in today's partition (the shop's zone);
-        # from tomorrow on a row is in the future, quarantined until a load on its day.
-        params["first_day"] = config.first_day
-        params["tomorrow"] = datetime.now(ZoneInfo(config.timezone)).date() + timedelta(days=1)
-        day_rules = (
-            f"when {ts} < $first_day then '{spec.timestamp} before first_day ' "
-            f"|| cast($first_day as varchar) || ': ' || cast({ts} as varchar)\n"
-            f"when {ts} >= $tomorrow then '{spec.timestamp} in the future (after today, ' "
-            f"|| cast($tomorrow - 1 as varchar) || '): ' || cast({ts} as varchar)"
-        )
-        in_calendar = f"{ts} >= $first_day and {ts} < $tomorrow"
-        if config.last_day is not None:
-            params["after_last_day"] = config.last_day + timedelta(days=1)
-            day_rules += (
-                f"\nwhen {ts} >= $after_last_day then '{spec.timestamp} after last_day ' "
-                f"|| cast($after_last_day - 1 as varchar) || ': ' || cast({ts} as varchar)"
-            )
-            in_calendar += f" and {ts} < $after_last_day"
-        day = f"case when {in_calendar} then cast({ts} as date) end"
     # Canonical values the platform derives: returns (negative quantity or amount, or an order
     # id with the configured prefix) get status 'refund'; a missing currency is the source's.
     replaced = []
@@ -278,13 +335,6 @@ def load_source(
         else ""
     )
     data = ", ".join(identifier(c) for c in columns)
-    window_filter = ""
-    if window and ts:
-        params |= {"window_start": window[0], "window_end": window[1], "changed": changed}
-        window_filter = (  # the rows this load writes: the window's, changed files'
-            "where _partition_day is null or _partition_day between $window_start and $window_end "
-            "or _source_file in (select unnest($changed))"
-        )
 
     def checked(rows: str) -> str:
         """The CTEs typing and checking `rows` (of _incoming): `checked` has every rule's verdict
@@ -325,11 +375,24 @@ def load_source(
     # of a large load's time. Only rows whose key another row shares can be duplicates (an exact
     # copy shares the key too), so they are found first by their key alone and only they are
     # ranked; without a key, by all their values. Every row sharing a key is ranked, whatever
-    # the window, so the window does not decide which copy is kept.
+    # the window, so the window does not decide which copy is kept. A load that writes only some
+    # rows (a day window) looks only for the keys of those rows: counting every key of a large
+    # file was most of a one-day load's time.
     group = ", ".join(identifier(c) for c in key or columns)
-    same = " and ".join(
-        f"k.{identifier(c)} is not distinct from r.{identifier(c)}" for c in key or columns
-    )
+
+    def same(left: str, right: str) -> str:
+        return " and ".join(
+            f"{left}.{identifier(c)} is not distinct from {right}.{identifier(c)}"
+            for c in key or columns
+        )
+
+    if written:
+        shared = f"""
+            select {group} from keys k
+            semi join (select distinct {group} from checked where {written}) w
+            on {same("k", "w")} group by all having count(*) > 1"""
+    else:
+        shared = f"select {group} from keys group by all having count(*) > 1"
     conn.execute("begin transaction")
     try:
         conn.execute(
@@ -337,9 +400,11 @@ def load_source(
                 f"""
                 create or replace temp table _candidates as
                 with {checked("_incoming")},
-                keys as (select {group}, _source_file, _row_number from checked)
-                select _source_file, _row_number from keys k
-                semi join (select {group} from keys group by all having count(*) > 1) r on {same}
+                keys as {"not materialized" if written else ""} (
+                    select {group}, _source_file, _row_number from checked
+                )
+                select _source_file, _row_number from keys k semi join ({shared}) r
+                on {same("k", "r")}
                 """,
                 params,
             )
@@ -375,7 +440,7 @@ def load_source(
                 select * exclude (_rule, _reject, {raw_columns}),
                     case when _reason is not null and not _erased then {record} end as _record
                 from classified
-                {window_filter}
+                {f"where {written}" if written else ""}
                 """,
                 params,
             )
@@ -494,6 +559,7 @@ def load_source(
         ).fetchall()
         for temporary in ("_classified", "_duplicates", "_candidates", "_incoming"):
             conn.execute(f"drop table {temporary}")
+        conn.execute("drop table if exists _window_keys")
         conn.execute("commit")
     except Exception:
         conn.execute("rollback")

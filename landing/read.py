@@ -159,6 +159,28 @@ class FileRead:
 
     columns: set[str]
     warnings: list[str] = field(default_factory=list)
+    # The rows DuckDB counts in the whole file, when _incoming got only some of them (WindowRows).
+    rows: int | None = None
+
+
+@dataclass(frozen=True)
+class WindowRows:
+    """The rows of a file that a load with a day window needs: those it writes (their day, from
+    the timestamp as typed, is in the window or is none) and every row sharing a key with one of
+    them (the duplicate rules rank those). SQL over the file's canonical columns as read."""
+
+    day: str  # the row's partition day, or NULL
+    keys: tuple[str, ...]  # the row's key, typed as the loader types it
+    # what `day` and `keys` refer to, with $window_start, $window_end and $changed (changed files)
+    params: dict[str, object]
+
+    @property
+    def written(self) -> str:
+        """SQL: the load writes the row (a row of a changed file too)."""
+        return (
+            f"({self.day}) is null or ({self.day}) between $window_start and $window_end "
+            "or list_contains($changed, _source_file)"
+        )
 
 
 def scan_csv_file(config: Config, table: str, path: str) -> CsvScan:
@@ -229,13 +251,15 @@ def _read_file(
     first: bool,
     scan: Callable[[], CsvScan] | None = None,
     native: dict[str, str] | None = None,
+    only: WindowRows | None = None,
 ) -> FileRead:
     """Append one file's rows, mapped onto canonical names (values still as in the file), to the
     temp table _incoming; unreadable CSV lines are appended with `_reject` set, lines recovered
     from invalid bytes with `_note` set. `scan` gives the file's CsvScan (made in another thread
     by the loader); without it the file is scanned here. `native` (native_types) names the
     columns kept in their Parquet type; every other value is text. Returns the canonical columns
-    the file provides and the warnings about it."""
+    the file provides and the warnings about it. `only` (Parquet): _incoming gets only
+    those rows of the file, and the result counts the file's rows."""
     source = config.sources[table]
     columns = CANONICAL_COLUMNS[table]
     is_csv = config.source_format(table) == "csv"
@@ -267,26 +291,20 @@ def _read_file(
             "encoding": source.encoding,
             "columns": {name: "VARCHAR" for name in found},
         }
+        mapping = _mapping(table, source, found, path)
     else:
-        relation, params = _parquet_relation(path)
-        found = list(_parquet_columns(conn, path))
-    mapping = _mapping(table, source, found, path)
-    selected = ", ".join(
-        f"{_quoted(mapping[c])} as {identifier(c)}" if c in mapping else f"null as {identifier(c)}"
-        for c in columns
-    )
+        rows, params, mapping = _parquet_rows(conn, config, table, path)
     try:
         if not is_csv:
-            conn.execute(
-                f"insert into _incoming select {selected}, {_SAME_FILE}, file_row_number + 1, "
-                f"null, null from {relation}",
-                params,
-            )
-            return FileRead(set(mapping))
+            if only is None:
+                conn.execute(f"insert into _incoming {rows}", params)
+                return FileRead(set(mapping))
+            return FileRead(set(mapping), rows=_read_window_rows(conn, columns, rows, params, only))
         conn.execute("drop table if exists _rejects")
         conn.execute("drop table if exists _reject_scans")
         conn.execute(
-            f"create or replace temp table _file as select {selected}, {_SAME_FILE} as _checked "
+            f"create or replace temp table _file as select {_selected(table, mapping)}, {_SAME_FILE} "
+            "as _checked "
             f"from {relation}",
             params,
         )
@@ -307,6 +325,83 @@ def _read_file(
     conn.execute("drop table _file")
     conn.execute("drop table _recovered")
     return FileRead(set(mapping), header_warnings)
+
+
+def _selected(table: str, mapping: dict[str, str]) -> str:
+    """SQL selecting a file's columns under their canonical names (NULL for those it lacks)."""
+    return ", ".join(
+        f"{_quoted(mapping[c])} as {identifier(c)}" if c in mapping else f"null as {identifier(c)}"
+        for c in CANONICAL_COLUMNS[table]
+    )
+
+
+def _parquet_rows(
+    conn: duckdb.DuckDBPyConnection, config: Config, table: str, path: str
+) -> tuple[str, dict[str, object], dict[str, str]]:
+    """A query giving a Parquet file's rows as _incoming holds them, its parameters, and the
+    file's column for each canonical column it has."""
+    relation, params = _parquet_relation(path)
+    mapping = _mapping(table, config.sources[table], list(_parquet_columns(conn, path)), path)
+    rows = (
+        f"select {_selected(table, mapping)}, {_SAME_FILE} as _source_file, file_row_number + 1 "
+        f"as _row_number, null as _reject, null as _note from {relation}"
+    )
+    return rows, params, mapping
+
+
+def _keyed(only: WindowRows) -> tuple[str, str]:
+    """SQL naming a row's typed key _key0, _key1, ...; and matching r's key to w's (NULL to
+    NULL, as the duplicate rules partition)."""
+    keys = ", ".join(f"{key} as _key{i}" for i, key in enumerate(only.keys))
+    same = " and ".join(f"r._key{i} is not distinct from w._key{i}" for i in range(len(only.keys)))
+    return keys, same
+
+
+def window_keys(
+    conn: duckdb.DuckDBPyConnection,
+    config: Config,
+    table: str,
+    paths: list[str],
+    only: WindowRows,
+    incoming: bool,
+) -> None:
+    """The temp table _window_keys: the keys of the rows a day window's load writes, from the
+    Parquet files `paths` (read later with `only`) and, when `incoming`, from the rows already
+    in _incoming (every row of a changed file is written). A key may be listed twice."""
+    keys, _ = _keyed(only)
+    sources = [("select * from _incoming", {})] if incoming else []
+    sources += [_parquet_rows(conn, config, table, path)[:2] for path in paths]
+    for index, (rows, params) in enumerate(sources):
+        into = (
+            "insert into _window_keys" if index else "create or replace temp table _window_keys as"
+        )
+        conn.execute(
+            *_bind(
+                f"{into} select distinct {keys} from ({rows}) where {only.written}",
+                {**only.params, **params},
+            )
+        )
+
+
+def _read_window_rows(
+    conn: duckdb.DuckDBPyConnection,
+    columns: dict[str, str],
+    rows: str,
+    params: dict[str, object],
+    only: WindowRows,
+) -> int:
+    """Append to _incoming the rows of `rows` (a query over one Parquet file) whose key is in
+    _window_keys (window_keys); returns the rows DuckDB counts in the whole file."""
+    keys, same = _keyed(only)
+    incoming = ", ".join([*map(identifier, columns), "_source_file, _row_number, _reject, _note"])
+    conn.execute(
+        *_bind(
+            f"insert into _incoming select {incoming} from (select *, {keys} from ({rows})) r "
+            f"semi join _window_keys w on {same}",
+            {**only.params, **params},
+        )
+    )
+    return conn.execute(f"select count(*) from ({rows})", params).fetchone()[0]
 
 
 # DuckDB's error type for a line with bytes invalid in the file's encoding.

@@ -353,10 +353,10 @@ def _day_by_day(conn, config, first: date, last: date) -> None:
         day += timedelta(days=1)
 
 
-def _config_with_line_numbers(folder: Path) -> Config:
-    """The test source with a `Line` column mapped to line_number (files need the header's
-    extra column: HEADER.replace("\\n", ",Line\\n"))."""
-    config_path = _config(folder)
+def _config_with_line_numbers(folder: Path, path: str = "landing/*.csv") -> Config:
+    """The test source (files `path`) with a `Line` column mapped to line_number (files need the
+    header's extra column: HEADER.replace("\\n", ",Line\\n"))."""
+    config_path = _config(folder, path=path)
     config = yaml.safe_load(config_path.read_text())
     config["sources"]["order_lines"]["columns"]["line_number"] = "Line"
     config_path.write_text(yaml.safe_dump(config))
@@ -384,25 +384,42 @@ def test_duplicate_key_rule_is_the_same_whatever_the_window(tmp_path):
         assert reconcile(daily, "order_lines") == [] and reconcile(full, "order_lines") == []
 
 
+@pytest.mark.parametrize("file_format", ["csv", "parquet"])
 @pytest.mark.parametrize("seed", range(3))
-def test_random_duplicates_end_the_same_day_by_day_as_in_a_full_load(tmp_path, seed):
+def test_random_duplicates_end_the_same_day_by_day_as_in_a_full_load(tmp_path, seed, file_format):
     """Rows drawn at random from a few keys, days and values, across two files (exact copies,
-    the same key with other values on the same or another day, missing keys): loading day by
-    day keeps and quarantines exactly what a full load does (a day's load ranks only the rows
-    sharing a key with the rows it loads)."""
+    the same key with other values on the same or another day, missing keys, timestamps that
+    are no date or before first_day): loading day by day keeps and quarantines exactly what a
+    full load does, and every file reconciles; so does a day's load after one file changed
+    (read whole) while the other did not. A day's load ranks only the rows sharing a key with
+    the rows it writes; from an unchanged Parquet file it reads no other row."""
     rng = random.Random(seed)
-    lines = {"a.csv": [], "b.csv": []}
-    for _ in range(120):
-        order = rng.choice(["", *map(str, range(1, 9))])
-        lines[rng.choice(list(lines))].append(
-            f"{order},P{rng.randint(1, 3)},A,{rng.randint(1, 2)},"
-            f"2010-06-0{rng.randint(1, 4)} 10:00:00,3.5,C{rng.randint(1, 3)},UK,{rng.randint(1, 2)}"
+
+    def line() -> str:
+        day = rng.choice([f"2010-06-0{d}" for d in range(1, 5)] * 5 + ["2010-06-31", "2009-12-31"])
+        return (  # an order id or none; a day, no date or one before first_day
+            f"{rng.choice(['', *map(str, range(1, 9))])},P{rng.randint(1, 3)},A,"
+            f"{rng.randint(1, 2)},{day} 10:00:00,3.5,C{rng.randint(1, 3)},UK,{rng.randint(1, 2)}"
         )
-    for name, rows in lines.items():
-        path = tmp_path / "landing" / name
+
+    def deliver(name: str, rows: list[str]) -> None:
+        path = tmp_path / "landing" / f"{name}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(HEADER.replace("\n", ",Line\n") + "\n".join(rows) + "\n")
-    config = _config_with_line_numbers(tmp_path)
+        if file_format == "parquet":  # the same values, as text, in file order
+            with duckdb.connect() as conn:
+                conn.execute(
+                    f"copy (select * from read_csv('{path}', all_varchar = true)) "
+                    f"to '{path.with_suffix('.parquet')}' (format parquet)"
+                )
+            path.unlink()
+
+    lines = {"a": [], "b": []}
+    for _ in range(120):
+        lines[rng.choice(list(lines))].append(line())
+    for name, rows in lines.items():
+        deliver(name, rows)
+    config = _config_with_line_numbers(tmp_path, f"landing/*.{file_format}")
     with duckdb.connect() as full, duckdb.connect() as daily:
         load_source(full, config, "order_lines")
         # The first day's load meets new files and loads them whole; each later day loads
@@ -413,7 +430,13 @@ def test_random_duplicates_end_the_same_day_by_day_as_in_a_full_load(tmp_path, s
             reason.split(" ")[0]
             for (reason,) in full.execute("select reason from raw.quarantine").fetchall()
         }
-        assert {"exact", "duplicate"} <= reasons, reasons
+        assert {"exact", "duplicate", "ordered_at:", "ordered_at"} <= reasons, reasons
+        assert reconcile(daily, "order_lines") == [] and reconcile(full, "order_lines") == []
+        deliver("b", [line() for _ in range(60)])  # b re-delivered with other rows; a unchanged
+        load_source(full, config, "order_lines")
+        load_source(daily, config, "order_lines", window=(date(2010, 6, 4), date(2010, 6, 4)))
+        assert _state(daily)[:2] == _state(full)[:2]
+        assert reconcile(daily, "order_lines") == []
 
 
 def test_a_corrected_file_replaces_its_rows_on_every_day(conn, tmp_path):
