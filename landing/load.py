@@ -139,6 +139,15 @@ def _partition_day(value: str, config: Config) -> str:
     return f"case when {in_calendar} then cast({value} as date) end"
 
 
+def _whole_calendar(window: tuple[date, date], config: Config, tomorrow: date) -> bool:
+    """Whether `window` covers every day of the calendar: a load of it writes every row (a row
+    outside the calendar has no day, and rows without a day are written by every load)."""
+    last = tomorrow - timedelta(days=1)
+    if config.last_day is not None:
+        last = min(last, config.last_day)
+    return window[0] <= config.first_day and window[1] >= last
+
+
 def _window_rows(
     config: Config, table: str, native: dict[str, str], params: dict[str, object]
 ) -> WindowRows | None:
@@ -225,6 +234,7 @@ def load_source(
     written = ""  # the rows this load writes, when not all: the window's, changed files'
     if window and ts:
         params |= {"window_start": window[0], "window_end": window[1], "changed": changed}
+    if window and ts and not _whole_calendar(window, config, params["tomorrow"]):
         written = (  # a list, not a subquery: the filter then goes before the typing of values
             "_partition_day is null or _partition_day between $window_start and $window_end "
             "or list_contains($changed, _source_file)"

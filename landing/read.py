@@ -303,9 +303,8 @@ def _read_file(
         conn.execute("drop table if exists _rejects")
         conn.execute("drop table if exists _reject_scans")
         conn.execute(
-            f"create or replace temp table _file as select {_selected(table, mapping)}, {_SAME_FILE} "
-            "as _checked "
-            f"from {relation}",
+            f"create or replace temp table _file as select {_selected(table, mapping)}, "
+            f"{_SAME_FILE} as _checked from {relation}",
             params,
         )
     except duckdb.Error as error:
