@@ -39,6 +39,7 @@ from landing.read import (
     file_fingerprint,
     native_types,
     window_keys,
+    written_rows,
 )
 from landing.sql import identifier
 from landing.tables import (
@@ -235,10 +236,7 @@ def load_source(
     if window and ts:
         params |= {"window_start": window[0], "window_end": window[1], "changed": changed}
     if window and ts and not _whole_calendar(window, config, params["tomorrow"]):
-        written = (  # a list, not a subquery: the filter then goes before the typing of values
-            "_partition_day is null or _partition_day between $window_start and $window_end "
-            "or list_contains($changed, _source_file)"
-        )
+        written = written_rows("_partition_day")
     # A day window reads from an unchanged Parquet file only the rows it writes and those
     # sharing their key (whose copy is kept depends on them): the rest of a large file is not
     # copied, typed or ranked (a one-day load of a large file did that for every row).

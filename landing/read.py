@@ -176,11 +176,18 @@ class WindowRows:
 
     @property
     def written(self) -> str:
-        """SQL: the load writes the row (a row of a changed file too)."""
-        return (
-            f"({self.day}) is null or ({self.day}) between $window_start and $window_end "
-            "or list_contains($changed, _source_file)"
-        )
+        """SQL: the load writes the row."""
+        return written_rows(f"({self.day})")
+
+
+def written_rows(day: str) -> str:
+    """SQL: a load with a day window writes the row whose partition day is `day`: a day in the
+    window, no day (re-recorded by every load), or a row of a changed file ($changed; a list, not
+    a subquery, so DuckDB filters before it types the other values)."""
+    return (
+        f"{day} is null or {day} between $window_start and $window_end "
+        "or list_contains($changed, _source_file)"
+    )
 
 
 def scan_csv_file(config: Config, table: str, path: str) -> CsvScan:
