@@ -235,8 +235,8 @@ def load_source(
     written = ""  # the rows this load writes, when not all: the window's, changed files'
     if window and ts:
         params |= {"window_start": window[0], "window_end": window[1], "changed": changed}
-    if window and ts and not _whole_calendar(window, config, params["tomorrow"]):
-        written = written_rows("_partition_day")
+        if not _whole_calendar(window, config, params["tomorrow"]):
+            written = written_rows("_partition_day")
     # A day window reads from an unchanged Parquet file only the rows it writes and those
     # sharing their key (whose copy is kept depends on them): the rest of a large file is not
     # copied, typed or ranked (a one-day load of a large file did that for every row).
@@ -245,7 +245,7 @@ def load_source(
         only = _window_rows(config, table, native, params)
     mapped: set[str] = set()
     file_warnings: dict[str, list[str]] = {}
-    read_by_loader: dict[str, int] = {}  # files of which _incoming holds only some rows
+    partial_counts: dict[str, int] = {}  # files of which _incoming holds only some rows
     # Each file is also counted by a reader that is not the loader (landing/count.py), in a
     # thread while DuckDB (which releases the GIL) reads the files.
     counter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="count")
@@ -271,7 +271,7 @@ def load_source(
             mapped |= file_read.columns
             file_warnings[path] = file_read.warnings
             if file_read.rows is not None:
-                read_by_loader[path] = file_read.rows
+                partial_counts[path] = file_read.rows
         counts: dict[str, FileCount] = {
             path: future.result().count for path, future in counting.items()
         }
@@ -279,7 +279,7 @@ def load_source(
         counter.shutdown(wait=False, cancel_futures=True)  # on an error: count no further files
     read_by_loader = (
         dict(conn.execute("select _source_file, count(*) from _incoming group by 1").fetchall())
-        | read_by_loader
+        | partial_counts
     )
 
     # Customers on the erasure list: their rows are not loaded (order lines: without the id).
