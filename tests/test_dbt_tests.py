@@ -1,8 +1,10 @@
-"""The model-level dbt test (dbt_project/tests/generic): column_rules guards a model's not-null
-and bounded columns with one query, and a failure names each column and rule at fault.
+"""The model-level dbt test (dbt_project/tests/generic): column_rules guards a model's not-null,
+bounded and accepted-value columns, its keys and its references with one dbt node, and a failure
+names each column and rule at fault.
 
-Self-contained: dbt tests fct_orders' two model-level tests on a tiny warehouse holding only a
-hand-made marts.fct_orders (no pipeline run; one dbt invocation, about 25 s, mostly the parse)."""
+Self-contained: dbt tests fct_orders' three model-level tests on a tiny warehouse holding only a
+hand-made marts.fct_orders and the two tables it references, marts.dim_customers and the seed
+order_statuses (no pipeline run; one dbt invocation, about 25 s, mostly the parse)."""
 
 import json
 import os
@@ -22,20 +24,43 @@ from orchestration.lib.dbt import dbt_resource
 from orchestration.settings import DBT_PROJECT_DIR
 
 FCT_ORDERS_TESTS = ["fct_orders__columns", "fct_orders__columns_not_refund"]
-# order_id, status, currency, is_refund, n_lines, n_units, gross_amount, discount_amount, net_amount
+FCT_ORDERS_WARNING = "fct_orders__columns_warn"  # accepted channels, severity warn
+# order_id, customer_id, status, channel, currency, is_refund, n_lines, n_units, gross_amount,
+# discount_amount, net_amount
 ORDERS = [
-    ("o1", "completed", "EUR", False, 1, 2, 20.0, 0.0, 20.0),
-    ("o2", "completed", None, False, 1, 1, 10.0, 0.0, 10.0),  # null currency
-    ("o3", "cancelled", None, False, 1, 1, 10.0, 0.0, 10.0),  # null currency
-    ("o4", "completed", "EUR", False, -1, 1, 10.0, 0.0, 10.0),  # n_lines out of range
-    ("o5", "completed", "EUR", False, 1, 1, -3.0, 0.0, -3.0),  # negative sale: out of range
-    ("o6", "refund", "EUR", True, 1, -1, -5.0, 0.0, -5.0),  # a refund may be negative
+    ("o1", "c1", "completed", "web", "EUR", False, 1, 2, 20.0, 0.0, 20.0),
+    ("o2", "c1", "completed", "web", None, False, 1, 1, 10.0, 0.0, 10.0),  # null currency
+    ("o3", "c1", "cancelled", "app", None, False, 1, 1, 10.0, 0.0, 10.0),  # null currency
+    ("o4", "c1", "completed", "web", "EUR", False, -1, 1, 10.0, 0.0, 10.0),  # n_lines out of range
+    ("o5", "c1", "completed", "web", "EUR", False, 1, 1, -3.0, 0.0, -3.0),  # negative: out of range
+    ("o6", "c1", "refund", "web", "EUR", True, 1, -1, -5.0, 0.0, -5.0),  # a refund may be negative
+    (
+        "o7",
+        "c9",
+        "completed",
+        "fax",
+        "EUR",
+        False,
+        1,
+        1,
+        5.0,
+        0.0,
+        5.0,
+    ),  # unknown customer, channel
+    ("o7", None, "lost", "web", "EUR", False, 1, 1, 5.0, 0.0, 5.0),  # o7 twice; unknown status
 ]
+CUSTOMERS = ["c1", "c2"]  # marts.dim_customers
+STATUSES = ["completed", "cancelled", "returned", "refund"]  # staging.order_statuses
 
 
 def _tiny_warehouse(path: Path) -> None:
     with duckdb.connect(str(path)) as con:
         con.execute("create schema marts")
+        con.execute("create schema staging")
+        con.execute(
+            "create table marts.dim_customers as select unnest(?) as customer_id", [CUSTOMERS]
+        )
+        con.execute("create table staging.order_statuses as select unnest(?) as status", [STATUSES])
         con.execute(
             """create table marts.fct_orders (
                 order_id varchar, customer_id varchar, ordered_at timestamp, order_date date,
@@ -44,11 +69,23 @@ def _tiny_warehouse(path: Path) -> None:
                 n_lines integer, n_units integer, gross_amount decimal(18, 4),
                 discount_amount decimal(18, 4), net_amount decimal(18, 4))"""
         )
-        for order_id, status, currency, refund, lines, units, gross, discount, net in ORDERS:
+        for (
+            order_id,
+            customer,
+            status,
+            channel,
+            currency,
+            refund,
+            lines,
+            units,
+            gross,
+            discount,
+            net,
+        ) in ORDERS:
             con.execute(
-                "insert into marts.fct_orders values (?, 'c1', timestamp '2025-01-01 10:00', "
-                "date '2025-01-01', ?, 'web', ?, ?, false, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [order_id, status, currency, status == "cancelled", refund]
+                "insert into marts.fct_orders values (?, ?, timestamp '2025-01-01 10:00', "
+                "date '2025-01-01', ?, ?, ?, ?, false, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [order_id, customer, status, channel, currency, status == "cancelled", refund]
                 + [
                     status == "completed",
                     status != "cancelled",
@@ -66,7 +103,8 @@ def test_model_level_tests_fail_naming_the_columns_at_fault(tmp_path):
     _tiny_warehouse(warehouse)
     target = tmp_path / "target"
     result = subprocess.run(
-        [DBT, "test", "--select", *FCT_ORDERS_TESTS, "--profiles-dir", str(DBT_PROJECT_DIR)]
+        [DBT, "test", "--select", *FCT_ORDERS_TESTS, FCT_ORDERS_WARNING]
+        + ["--profiles-dir", str(DBT_PROJECT_DIR)]
         + ["--target-path", str(target), "--log-path", str(target / "logs")],
         cwd=DBT_PROJECT_DIR,
         env={**os.environ, "DUCKDB_PATH": str(warehouse)},
@@ -79,18 +117,22 @@ def test_model_level_tests_fail_naming_the_columns_at_fault(tmp_path):
         r["unique_id"].split(".")[2]: r
         for r in json.loads((target / "run_results.json").read_text())["results"]
     }
-    assert sorted(results) == sorted(FCT_ORDERS_TESTS)
-    assert {name: r["status"] for name, r in results.items()} == dict.fromkeys(
-        FCT_ORDERS_TESTS, "fail"
-    )
+    assert {name: r["status"] for name, r in results.items()} == {
+        **dict.fromkeys(FCT_ORDERS_TESTS, "fail"),
+        FCT_ORDERS_WARNING: "warn",
+    }
     # The failing rows: one per column and rule at fault, with its count (and the values out of
-    # range).
+    # range or not accepted, the repeated keys and the values without a match).
     with duckdb.connect(str(warehouse), read_only=True) as con:
         rows = {name: sorted(con.sql(r["compiled_code"]).fetchall()) for name, r in results.items()}
     assert rows["fct_orders__columns"] == [
         ("currency", "not null", 2, None, None),
+        ("customer_id", "references dim_customers", 1, "c9", "c9"),  # a null one is not checked
         ("n_lines", "in range", 1, "-1", "-1"),
+        ("order_id", "unique", 2, "o7", "o7"),
+        ("status", "references order_statuses", 1, "lost", "lost"),
     ]
+    assert rows[FCT_ORDERS_WARNING] == [("channel", "accepted values", 1, "fax", "fax")]
     # config where "not is_refund": o5's negative sale fails, o6's refund does not.
     assert rows["fct_orders__columns_not_refund"] == [
         ("gross_amount", "in range", 1, "-3.0000", "-3.0000"),
@@ -98,22 +140,26 @@ def test_model_level_tests_fail_naming_the_columns_at_fault(tmp_path):
     ]
 
 
-def test_not_null_and_ranges_are_declared_per_model_not_per_column():
-    """A column-level not_null or accepted_range test is one more query and one more Dagster
-    check per column: list the column in its model's column_rules test."""
-    column_level = []
+def test_column_rules_are_declared_per_model_not_per_column():
+    """A column-level test (not_null, accepted_range, unique, relationships, accepted_values) or
+    a model-level unique_combination is one more dbt node and one more Dagster check: list the
+    column in its model's column_rules test."""
+    elsewhere = []
     for path in sorted(
         [*(DBT_PROJECT_DIR / "models").rglob("*.yml"), *(DBT_PROJECT_DIR / "seeds").rglob("*.yml")]
     ):
         document = yaml.safe_load(path.read_text()) or {}
         tables = [t for s in document.get("sources", []) for t in s.get("tables", [])]
         for table in document.get("models", []) + document.get("seeds", []) + tables:
+            for test in table.get("data_tests") or table.get("tests") or []:
+                name = test if isinstance(test, str) else next(iter(test))
+                if name != "column_rules":
+                    elsewhere.append(f"{path.name}: {table['name']} {name}")
             for column in table.get("columns") or []:
                 for test in column.get("data_tests") or column.get("tests") or []:
                     name = test if isinstance(test, str) else next(iter(test))
-                    if name in ("not_null", "accepted_range"):
-                        column_level.append(f"{path.name}: {table['name']}.{column['name']} {name}")
-    assert not column_level, column_level
+                    elsewhere.append(f"{path.name}: {table['name']}.{column['name']} {name}")
+    assert not elsewhere, elsewhere
 
 
 def test_dbt_in_the_step_process_reports_failures_stops_and_releases_the_warehouse(

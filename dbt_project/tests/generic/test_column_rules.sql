@@ -1,11 +1,23 @@
 {#-
-    Generic model test: none of the `not_null` columns holds a null, and every non-null value of
-    each `ranges` column lies within its bounds (min_value and max_value, inclusive, either
-    optional; dbt_utils' accepted_range for one column). One scan of the model for all of them,
-    one dbt node and one Dagster check per model (instead of one per column, or one per rule).
-    A failing row per column and rule at fault names it: column_name, rule ('not null' or
-    'in range'), failing_rows, and the lowest and highest value out of range. Named
-    <model>__columns in the yml, with a suffix for a group with its own severity or where:
+    Generic model test: every rule a model's columns must keep, in one dbt node and one Dagster
+    check per model (instead of one per column and rule). Each argument is optional:
+      not_null         columns that hold no null;
+      ranges           columns whose non-null values lie within min_value and max_value
+                       (inclusive, either optional; dbt_utils' accepted_range);
+      accepted_values  columns whose non-null values are among the listed strings
+                       (dbt's accepted_values);
+      unique           keys that identify a row: a column (its non-null values are unique, as
+                       dbt's unique) or a list of columns (their combination is unique, nulls
+                       included);
+      references       columns whose non-null values exist in the same-named column of another
+                       model or seed (dbt's relationships; the value is the relation, e.g.
+                       "ref('dim_customers')").
+    The not-null, range and accepted-value rules share one scan of the model; each key and
+    reference is one more query in the same statement. A failing row per column and rule at fault
+    names it: column_name, rule ('not null', 'in range', 'accepted values', 'unique', 'references
+    <relation>'), failing_rows (rows out of range or not accepted, rows whose key repeats, rows
+    without a match), and the lowest and highest value at fault. Named <model>__columns in the
+    yml, with a suffix for a group with its own severity or where:
         data_tests:
           - column_rules:
               name: customer_features__columns
@@ -14,8 +26,13 @@
                 ranges:
                   frequency: {min_value: 0}
                   cancel_rate: {min_value: 0, max_value: 1}
+                accepted_values:
+                  risk_tier: [low, medium, high]
+                unique: [customer_id, [customer_id, as_of_date]]
+                references:
+                  customer_id: "ref('dim_customers')"
 -#}
-{% test column_rules(model, not_null=[], ranges={}) %}
+{% test column_rules(model, not_null=[], ranges={}, accepted_values={}, unique=[], references={}) %}
 {%- set checks = [] -%}
 {%- for column in not_null -%}
     {%- do checks.append((column, 'not null', column ~ ' is null')) -%}
@@ -28,8 +45,30 @@
         )
     {%- endset -%}
     {%- do checks.append((column, 'in range', outside)) -%}
-{%- endfor %}
-with failing as (
+{%- endfor -%}
+{%- for column, values in accepted_values.items() -%}
+    {%- set quoted = [] -%}
+    {%- for value in values -%}
+        {%- do quoted.append("'" ~ (value | string | replace("'", "''")) ~ "'") -%}
+    {%- endfor -%}
+    {%- do checks.append((column, 'accepted values', column ~ ' is not null and ' ~ column ~ ' not in (' ~ quoted | join(', ') ~ ')')) -%}
+{%- endfor -%}
+{%- set keys = [] -%}
+{%- for key in unique -%}
+    {%- if key is string -%}
+        {%- do keys.append((key, [key], key ~ ' is not null')) -%}
+    {%- else -%}
+        {%- do keys.append((key | join(', '), key, 'true')) -%}
+    {%- endif -%}
+{%- endfor -%}
+{%- if not (checks or keys or references) -%}
+    {{ exceptions.raise_compiler_error("column_rules on " ~ model ~ ": no rule given (not_null, ranges, accepted_values, unique or references)") }}
+{%- endif -%}
+{%- set ctes = [] -%}
+{%- set parts = [] -%}
+{%- if checks -%}
+{%- set cte %}
+failing as (
     select
         {%- for column, rule, failing in checks %}
         count(*) filter (where {{ failing }}) as rows_{{ loop.index }},
@@ -44,8 +83,11 @@ with failing as (
         {%- endfor %}
     from {{ model }}
 )
-
-{% for column, rule, failing in checks %}
+{%- endset %}
+{%- do ctes.append(cte) -%}
+{%- endif -%}
+{%- for column, rule, failing in checks %}
+{%- set part %}
 select
     '{{ column }}' as column_name,
     '{{ rule }}' as rule,
@@ -54,6 +96,59 @@ select
     highest_{{ loop.index }} as highest
 from failing
 where rows_{{ loop.index }} > 0
-{% if not loop.last %}union all{% endif %}
-{% endfor %}
+{%- endset %}
+{%- do parts.append(part) -%}
+{%- endfor -%}
+{%- for name, columns, counted in keys %}
+{%- set cte %}
+repeated_{{ loop.index }} as (
+    select concat_ws(', ', {{ columns | join(', ') }}) as key_value, count(*) as n
+    from {{ model }}
+    where {{ counted }}
+    group by {{ columns | join(', ') }}
+    having count(*) > 1
+)
+{%- endset %}
+{%- do ctes.append(cte) -%}
+{%- set part %}
+select
+    '{{ name }}' as column_name,
+    'unique' as rule,
+    cast(sum(n) as bigint) as failing_rows,
+    min(key_value) as lowest,
+    max(key_value) as highest
+from repeated_{{ loop.index }}
+having count(*) > 0
+{%- endset %}
+{%- do parts.append(part) -%}
+{%- endfor -%}
+{%- for column, relation in references.items() %}
+{%- set cte %}
+unmatched_{{ loop.index }} as (
+    select checked.{{ column }} as value
+    from {{ model }} as checked
+    where checked.{{ column }} is not null
+        and not exists (
+            select 1 from {{ relation }} as referenced
+            where referenced.{{ column }} = checked.{{ column }}
+        )
+)
+{%- endset %}
+{%- do ctes.append(cte) -%}
+{%- set part %}
+select
+    '{{ column }}' as column_name,
+    'references {{ (relation | string).split('.')[-1] | replace('"', '') }}' as rule,
+    count(*) as failing_rows,
+    cast(min(value) as varchar) as lowest,
+    cast(max(value) as varchar) as highest
+from unmatched_{{ loop.index }}
+having count(*) > 0
+{%- endset %}
+{%- do parts.append(part) -%}
+{%- endfor %}
+with
+{{ ctes | join(',\n') }}
+
+{{ parts | join('\nunion all\n') }}
 {% endtest %}
