@@ -13,8 +13,9 @@ the promotion gate uses. Three models are compared on the same folds:
 - recency alone (logistic regression on log recency), the rule it replaces;
 - logistic regression on recency, frequency and monetary value (the classic RFM model).
 
-Each customer's score comes with its top reasons: the features whose value, replaced by the
-population median, would lower that customer's churn probability the most.
+Each customer in the high and medium risk tiers gets its top reasons with the score: the features
+whose value, replaced by the population median, would lower that customer's churn probability the
+most.
 """
 
 from __future__ import annotations
@@ -404,23 +405,28 @@ def train_churn_model(
 def score_churn(
     model: ChurnModel, current: pd.DataFrame, high_share: float = 0.1, medium_share: float = 0.2
 ) -> pd.DataFrame:
-    """Churn probability, risk tier and top reasons for customers with at least one order."""
+    """Churn probability and risk tier for customers with at least one order, and the top reasons
+    for those in the high and medium tiers (none for the low tier)."""
     buyers = current[current["frequency"] > 0].reset_index(drop=True)
     probability = model.predict_proba(buyers)
+    tiers = risk_tier(probability, high_share, medium_share, buyers["recency_days"].to_numpy())
+    # Reasons for the tiers someone acts on (retention lists, audiences): each explained feature
+    # scores them again, so explaining the low tier too (70% of buyers by default) would cost
+    # three times as much.
+    at_risk = tiers != RISK_TIERS[-1]
+    reasons = explain(model, buyers[at_risk], base=probability[at_risk]).reindex(buyers.index)
     return pd.concat(
         [
             pd.DataFrame(
                 {
                     "customer_id": buyers["customer_id"].to_numpy(),
                     "churn_probability": probability,
-                    "risk_tier": risk_tier(
-                        probability, high_share, medium_share, buyers["recency_days"].to_numpy()
-                    ),
+                    "risk_tier": tiers,
                     "recency_days": buyers["recency_days"].to_numpy(),
                     "as_of_date": buyers["as_of_date"].to_numpy(),
                 }
             ),
-            explain(model, buyers, base=probability),
+            reasons.astype(object).where(reasons.notna(), None),
         ],
         axis=1,
     )

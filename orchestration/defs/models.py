@@ -53,7 +53,8 @@ def model_entries(config: Config) -> tuple[ModelEntry, ...]:
             score_description=(
                 "One row per customer with at least one order: calibrated churn probability, risk "
                 "tier (high: the top risk_high_share of buyers by probability, medium: the next "
-                "risk_medium_share) and the top three reasons behind the score."
+                "risk_medium_share) and, for the high and medium tiers, the top three reasons "
+                "behind the score."
             ),
         ),
         ModelEntry(

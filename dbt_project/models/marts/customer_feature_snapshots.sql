@@ -73,8 +73,6 @@ item_stats as (
     select
         s.customer_id,
         s.as_of_date,
-        count(distinct i.product_id) as distinct_products,
-        count(distinct i.category) as distinct_categories,
         avg(i.unit_price) as avg_unit_price,
         coalesce(sum(i.net_amount) filter (where i.is_revenue), 0) as item_revenue
     {%- for category in categories %},
@@ -109,6 +107,39 @@ activity_stats as (
     from customer_snapshots as s
     inner join activity as a
         on a.customer_id = s.customer_id and a.activity_date <= s.as_of_date
+    group by s.customer_id, s.as_of_date
+),
+
+-- The first purchase of each product and of each category by each customer: a snapshot's
+-- distinct products and categories are those first bought before its cutoff (a count(distinct)
+-- per snapshot holds every customer's products in memory at once, and cost several times more).
+first_purchases as (
+    select
+        customer_id,
+        'product' as kind,
+        min(ordered_at) as first_ordered_at
+    from items
+    where is_purchase and product_id is not null
+    group by customer_id, product_id
+    union all
+    select
+        customer_id,
+        'category' as kind,
+        min(ordered_at) as first_ordered_at
+    from items
+    where is_purchase and category is not null
+    group by customer_id, category
+),
+
+distinct_stats as (
+    select
+        s.customer_id,
+        s.as_of_date,
+        count(*) filter (where f.kind = 'product') as distinct_products,
+        count(*) filter (where f.kind = 'category') as distinct_categories
+    from customer_snapshots as s
+    inner join first_purchases as f
+        on f.customer_id = s.customer_id and f.first_ordered_at < s.cutoff_at
     group by s.customer_id, s.as_of_date
 ),
 
@@ -160,8 +191,8 @@ final as (
         coalesce(o.discount_amount / nullif(o.gross_amount, 0), 0) as discount_share,
         o.units / nullif(o.frequency, 0) as avg_units_per_order,
         i.avg_unit_price,
-        coalesce(i.distinct_products, 0) as distinct_products,
-        coalesce(i.distinct_categories, 0) as distinct_categories,
+        coalesce(d.distinct_products, 0) as distinct_products,
+        coalesce(d.distinct_categories, 0) as distinct_categories,
         date_diff('day', act.last_session_date, s.as_of_date) as days_since_last_session,
         coalesce(act.sessions_30d, 0) as sessions_30d,
         coalesce(act.sessions_90d, 0) as sessions_90d,
@@ -187,6 +218,8 @@ final as (
         on o.customer_id = s.customer_id and o.as_of_date = s.as_of_date
     left join item_stats as i
         on i.customer_id = s.customer_id and i.as_of_date = s.as_of_date
+    left join distinct_stats as d
+        on d.customer_id = s.customer_id and d.as_of_date = s.as_of_date
     left join activity_stats as act
         on act.customer_id = s.customer_id and act.as_of_date = s.as_of_date
     left join review_stats as r

@@ -34,19 +34,32 @@ holdout as (
 
 -- One row per order with the product (an order can list a product on several lines).
 product_orders as (
-    select distinct
+    select
         customer_id,
         product_id,
         order_id,
-        order_date
+        any_value(order_date) as order_date,
+        max(ordered_at) as ordered_at,
+        sum(quantity) as units,
+        sum(net_amount) as revenue
     from items
+    group by customer_id, product_id, order_id
 ),
 
--- Age in days of each order: from the data's last day, and from the day before the holdout start.
-decayed as (
+-- Orders with the product, in total and split at the holdout start, and time-decayed (age in
+-- days from the data's last day, and from the day before the holdout start).
+purchases as (
     select
         product_orders.customer_id,
         product_orders.product_id,
+        count(*) as purchases,
+        sum(product_orders.units) as units,
+        sum(product_orders.revenue) as revenue,
+        max(product_orders.ordered_at) as last_purchased_at,
+        count(*) filter (where product_orders.order_date < holdout.holdout_start_date)
+            as purchases_before_holdout,
+        count(*) filter (where product_orders.order_date >= holdout.holdout_start_date)
+            as purchases_in_holdout,
         sum(
             exp(-ln(2) * date_diff('day', product_orders.order_date, holdout.data_last_day) / {{ half_life }})
         ) as decayed_purchases,
@@ -61,23 +74,6 @@ decayed as (
     from product_orders
     cross join holdout
     group by product_orders.customer_id, product_orders.product_id
-),
-
-purchases as (
-    select
-        items.customer_id,
-        items.product_id,
-        count(distinct items.order_id) as purchases,
-        sum(items.quantity) as units,
-        sum(items.net_amount) as revenue,
-        max(items.ordered_at) as last_purchased_at,
-        count(distinct items.order_id) filter (where items.order_date < holdout.holdout_start_date)
-            as purchases_before_holdout,
-        count(distinct items.order_id) filter (where items.order_date >= holdout.holdout_start_date)
-            as purchases_in_holdout
-    from items
-    cross join holdout
-    group by items.customer_id, items.product_id
 ),
 
 browsing as (
@@ -113,15 +109,12 @@ final as (
         coalesce(browsing.views_before_holdout, 0) as views_before_holdout,
         coalesce(browsing.add_to_carts_before_holdout, 0) as add_to_carts_before_holdout,
         coalesce(purchases.purchases_in_holdout, 0) as purchases_in_holdout,
-        coalesce(decayed.decayed_purchases, 0) as decayed_purchases,
-        coalesce(decayed.decayed_purchases_before_holdout, 0) as decayed_purchases_before_holdout
+        coalesce(purchases.decayed_purchases, 0) as decayed_purchases,
+        coalesce(purchases.decayed_purchases_before_holdout, 0) as decayed_purchases_before_holdout
     from purchases
     full outer join browsing
         on purchases.customer_id = browsing.customer_id
             and purchases.product_id = browsing.product_id
-    left join decayed
-        on purchases.customer_id = decayed.customer_id
-            and purchases.product_id = decayed.product_id
     cross join holdout
 )
 
