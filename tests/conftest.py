@@ -1,4 +1,5 @@
-"""Test session set-up: a private warehouse, landing folder and Dagster instance in a temp dir.
+"""Test session set-up: a private warehouse, landing folder and Dagster instance in a temp dir,
+removed at the end when no test failed (kept, its path printed, to look into a failure).
 
 The environment is set before anything imports orchestration.settings, so every asset, dbt and
 the checks use the temporary warehouse. The whole graph is materialized once per session on a
@@ -12,9 +13,12 @@ out first, longest first (`LONGEST_FIRST`), so the longest do not start last.
 """
 
 import os
+import shutil
 import tempfile
+import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -31,12 +35,15 @@ LONGEST_FIRST = (
 )
 
 
+# The `pytest` command's run id, which names the session's folder. The command's own process
+# chooses it (a worker inherits it and is given the same one by xdist, pytest_configure), so the
+# command knows the folder its workers share, and removes it when every test passed.
+os.environ.setdefault("PYTEST_XDIST_TESTRUNUID", uuid.uuid4().hex)
+
+
 def _session_dir() -> Path:
-    """The session's folder: one per `pytest` command, shared by its xdist workers (they all see
-    the same PYTEST_XDIST_TESTRUNUID)."""
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    if run is None:
-        return Path(tempfile.mkdtemp(prefix="shop-analytics-tests-"))
+    """The session's folder: one per `pytest` command, shared by its xdist workers."""
+    run = os.environ["PYTEST_XDIST_TESTRUNUID"]
     folder = Path(tempfile.gettempdir()) / f"shop-analytics-tests-{run}"
     folder.mkdir(exist_ok=True)
     return folder
@@ -75,6 +82,30 @@ def _once(name: str, make: Callable[[], str]) -> str:
         if not made.exists():
             made.write_text(make())
     return made.read_text()
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The `pytest` command hands its run id to xdist, which gives it to every worker."""
+    if not _is_worker(config) and hasattr(config.option, "testrunuid"):
+        config.option.testrunuid = os.environ["PYTEST_XDIST_TESTRUNUID"]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The `pytest` command (after its workers) removes the session's folder (about 65 MB) when
+    no test failed, and keeps it to look into otherwise."""
+    if _is_worker(session.config):
+        return
+    if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        shutil.rmtree(_SESSION_DIR, ignore_errors=True)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if not _is_worker(config) and _SESSION_DIR.exists():
+        terminalreporter.write_line(f"Kept the test session's folder: {_SESSION_DIR}")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
