@@ -4,7 +4,8 @@ names each column and rule at fault.
 
 Self-contained: dbt tests fct_orders' three model-level tests on a tiny warehouse holding only a
 hand-made marts.fct_orders and the two tables it references, marts.dim_customers and the seed
-order_statuses (no pipeline run; one dbt invocation, about 25 s, mostly the parse)."""
+order_statuses (no pipeline run; a dbt invocation for every day and one for a day, about 8 s
+each, mostly dbt's start and parse)."""
 
 import json
 import os
@@ -98,16 +99,14 @@ def _tiny_warehouse(path: Path) -> None:
             )
 
 
-def test_model_level_tests_fail_naming_the_columns_at_fault(tmp_path):
-    warehouse = tmp_path / "tiny.duckdb"
-    _tiny_warehouse(warehouse)
-    target = tmp_path / "target"
+def _dbt_test(warehouse: Path, target: Path, env: dict[str, str]) -> dict[str, tuple[str, list]]:
+    """`dbt test` of fct_orders' tests: each test's status and failing rows, sorted."""
     result = subprocess.run(
         [DBT, "test", "--select", *FCT_ORDERS_TESTS, FCT_ORDERS_WARNING]
         + ["--profiles-dir", str(DBT_PROJECT_DIR)]
         + ["--target-path", str(target), "--log-path", str(target / "logs")],
         cwd=DBT_PROJECT_DIR,
-        env={**os.environ, "DUCKDB_PATH": str(warehouse)},
+        env={**os.environ, "DUCKDB_PATH": str(warehouse), **env},
         capture_output=True,
         text=True,
         timeout=600,
@@ -117,14 +116,25 @@ def test_model_level_tests_fail_naming_the_columns_at_fault(tmp_path):
         r["unique_id"].split(".")[2]: r
         for r in json.loads((target / "run_results.json").read_text())["results"]
     }
-    assert {name: r["status"] for name, r in results.items()} == {
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {
+            name: (r["status"], sorted(con.sql(r["compiled_code"]).fetchall(), key=str))
+            for name, r in results.items()
+        }
+
+
+def test_model_level_tests_fail_naming_the_columns_at_fault(tmp_path):
+    warehouse = tmp_path / "tiny.duckdb"
+    _tiny_warehouse(warehouse)
+    target = tmp_path / "target"
+    results = _dbt_test(warehouse, target, {})
+    assert {name: status for name, (status, _) in results.items()} == {
         **dict.fromkeys(FCT_ORDERS_TESTS, "fail"),
         FCT_ORDERS_WARNING: "warn",
     }
     # The failing rows: one per column and rule at fault, with its count (and the values out of
     # range or not accepted, the repeated keys and the values without a match).
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        rows = {name: sorted(con.sql(r["compiled_code"]).fetchall()) for name, r in results.items()}
+    rows = {name: found for name, (_, found) in results.items()}
     assert rows["fct_orders__columns"] == [
         ("currency", "not null", 2, None, None),
         ("customer_id", "references dim_customers", 1, "c9", "c9"),  # a null one is not checked
@@ -138,6 +148,36 @@ def test_model_level_tests_fail_naming_the_columns_at_fault(tmp_path):
         ("gross_amount", "in range", 1, "-3.0000", "-3.0000"),
         ("net_amount", "in range", 1, "-3.0000", "-3.0000"),
     ]
+
+    # A command for some days (Dagster's partitions) checks those days' rows (window:
+    # order_date), the rows without a day, and the keys in them against the whole table.
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(  # the next day: a good row, a null currency, o7 a third time; no day
+            """insert into marts.fct_orders
+            select * replace ('o1_next' as order_id, order_date + 1 as order_date)
+            from marts.fct_orders where order_id = 'o1'
+            union all
+            select * replace ('o8' as order_id, order_date + 1 as order_date, null as currency)
+            from marts.fct_orders where order_id = 'o1'
+            union all
+            select * replace ('o7' as order_id, order_date + 1 as order_date)
+            from marts.fct_orders where order_id = 'o1'
+            union all
+            select * replace ('o9' as order_id, null as order_date)
+            from marts.fct_orders where order_id = 'o1'"""
+        )
+    next_day = {"SHOP_PARTITION_START": "2025-01-02", "SHOP_PARTITION_END": "2025-01-02"}
+    results = _dbt_test(warehouse, target, next_day)
+    assert results["fct_orders__columns"] == (
+        "fail",
+        [
+            ("currency", "not null", 1, None, None),
+            ("order_date", "not null", 1, None, None),
+            ("order_id", "unique", 3, "o7", "o7"),  # twice on the first day, once on the next
+        ],
+    )
+    assert results[FCT_ORDERS_WARNING] == ("pass", [])  # the first day's channel is not checked
+    assert results["fct_orders__columns_not_refund"] == ("pass", [])
 
 
 def test_column_rules_are_declared_per_model_not_per_column():

@@ -8,11 +8,22 @@
     whose rows all vanished would keep its old rows (measured; see the description of
     fct_orders). -#}
 {% macro partition_filter(column) -%}
-    {#- Read only when a model runs: an env_var() read while dbt parses is recorded, and a
-        changed value makes dbt parse the three incremental models again on the next command. -#}
+    {%- if is_incremental() -%}
+        {{ run_window(column) }}
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The days this command refreshes, as a filter on a date column (`true` when it refreshes every
+    day): the incremental models rebuild those days (partition_filter), and column_rules tests
+    with a `window` check only those days' rows. -#}
+{% macro run_window(column) -%}
+    {#- Read only when a node runs: an env_var() read while dbt parses is recorded, and a
+        changed value makes dbt parse the nodes that read it again on the next command. -#}
     {%- set start = var('partition_start', env_var('SHOP_PARTITION_START', '') if execute else '') -%}
     {%- set end = var('partition_end', env_var('SHOP_PARTITION_END', '') if execute else '') -%}
-    {%- if is_incremental() and start -%}
+    {%- if start -%}
         {{ column }} between cast('{{ start }}' as date) and cast('{{ end }}' as date)
     {%- else -%}
         true

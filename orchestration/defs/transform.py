@@ -24,7 +24,13 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from orchestration.defs.partitions import RELOADED_DAYS_KEY, format_days, run_days, widen_days
+from orchestration.defs.partitions import (
+    RELOADED_DAYS_KEY,
+    calendar_days,
+    format_days,
+    run_days,
+    widen_days,
+)
 from orchestration.lib.dbt import dbt_project, environment, translator
 from orchestration.lib.warehouse import WarehouseResource
 from orchestration.settings import DUCKDB_POOL, get_settings
@@ -83,10 +89,14 @@ def dbt_models(
     """Staging views, the day-by-day incremental models for the days the run refreshes (widened by
     the days the run's raw loads replaced: a new or corrected landing file), and the features,
     labels and interactions as of the latest day, with their dbt tests (checks)."""
-    # None for a run without partitions: the incremental models then rebuild every day.
-    days = run_days(context.run.tags, get_settings().config)
+    # None for a run without partitions or for every day of the calendar: the incremental models
+    # then rebuild every day, and their tests check every row (column_rules' window).
+    config = get_settings().config
+    days = run_days(context.run.tags, config)
     if days is not None:
         days = widen_days(days, _reloaded_days(context))
+        if days == calendar_days(config):
+            days = None
         context.log.info(f"Rebuilding the daily models for {format_days(days)}")
     yield from _build(context, dbt, duckdb, days)
 

@@ -11,7 +11,12 @@
                        included);
       references       columns whose non-null values exist in the same-named column of another
                        model or seed (dbt's relationships; the value is the relation, e.g.
-                       "ref('dim_customers')").
+                       "ref('dim_customers')");
+      window           the row's day (a date column or expression): a command that refreshes
+                       some days (Dagster's partitions; macro run_window) checks the rules on
+                       those days' rows only (and the rows without a day), and the keys that
+                       occur in them against the whole table. The other days' rows were checked
+                       when their days were refreshed; a command for every day checks every row.
     The not-null, range and accepted-value rules share one scan of the model; each key and
     reference is one more query in the same statement. A failing row per column and rule at fault
     names it: column_name, rule ('not null', 'in range', 'accepted values', 'unique', 'references
@@ -32,7 +37,12 @@
                 references:
                   customer_id: "ref('dim_customers')"
 -#}
-{% test column_rules(model, not_null=[], ranges={}, accepted_values={}, unique=[], references={}) %}
+{% test column_rules(model, not_null=[], ranges={}, accepted_values={}, unique=[], references={}, window=none) %}
+{%- set changed = (run_window(window) | trim) if window is not none else 'true' -%}
+{%- if changed != 'true' -%}
+    {#- A row without a day belongs to no day: every command checks it. -#}
+    {%- set changed = '(' ~ changed ~ ' or ' ~ window ~ ' is null)' -%}
+{%- endif -%}
 {%- set checks = [] -%}
 {%- for column in not_null -%}
     {%- do checks.append((column, 'not null', column ~ ' is null')) -%}
@@ -82,6 +92,7 @@ failing as (
         {{- "," if not loop.last }}
         {%- endfor %}
     from {{ model }}
+    where {{ changed }}
 )
 {%- endset %}
 {%- do ctes.append(cte) -%}
@@ -103,8 +114,17 @@ where rows_{{ loop.index }} > 0
 {%- set cte %}
 repeated_{{ loop.index }} as (
     select concat_ws(', ', {{ columns | join(', ') }}) as key_value, count(*) as n
-    from {{ model }}
+    from {{ model }} as keyed
     where {{ counted }}
+    {%- if changed != 'true' %}
+        and exists (
+            select 1 from {{ model }} as changed_rows
+            where {{ changed }}
+            {%- for column in columns %}
+                and changed_rows.{{ column }} is not distinct from keyed.{{ column }}
+            {%- endfor %}
+        )
+    {%- endif %}
     group by {{ columns | join(', ') }}
     having count(*) > 1
 )
@@ -128,6 +148,7 @@ unmatched_{{ loop.index }} as (
     select checked.{{ column }} as value
     from {{ model }} as checked
     where checked.{{ column }} is not null
+        and {{ changed }}
         and not exists (
             select 1 from {{ relation }} as referenced
             where referenced.{{ column }} = checked.{{ column }}
