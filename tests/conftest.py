@@ -37,7 +37,7 @@ LONGEST_FIRST = (
 
 # The `pytest` command's run id, which names the session's folder. The command's own process
 # chooses it (a worker inherits it and is given the same one by xdist, pytest_configure), so the
-# command knows the folder its workers share, and removes it when every test passed.
+# command knows the folder its workers share, and removes it when no test failed.
 os.environ.setdefault("PYTEST_XDIST_TESTRUNUID", uuid.uuid4().hex)
 
 
