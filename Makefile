@@ -61,9 +61,10 @@ ui: setup
 # `make benchmark SIZE=30k|300k|1m` (or any customer count, SIZE=3000): two full refreshes and a
 # one-day refresh on a fresh shop of that size; prints the table, saves benchmarks/<size>.json.
 # `make benchmark LINES=2GB [LINES_MEMORY=8GB]`: exact line numbers on a generated CSV of that
-# size with 1% bad lines; saves benchmarks/lines-<size>.json.
+# size with 1% bad lines; saves benchmarks/lines-<size>.json. `make benchmark FRESH=1`: the first
+# `make run` on a fresh clone, install included; saves benchmarks/fresh-clone.json.
 benchmark: setup
-	$(BIN)/python -m orchestration.benchmark $(if $(LINES),--lines $(LINES) $(if $(LINES_MEMORY),--lines-memory-limit $(LINES_MEMORY)),$(if $(SIZE),--size $(SIZE)))
+	$(BIN)/python -m orchestration.benchmark $(if $(FRESH),--fresh-clone,$(if $(LINES),--lines $(LINES) $(if $(LINES_MEMORY),--lines-memory-limit $(LINES_MEMORY)),$(if $(SIZE),--size $(SIZE))))
 
 # The whole pipeline on each of the simulator's archetypes (small shops unlike the default one);
 # prints what each model did on each. `make gallery NAMES="tiny long_past"` runs some.

@@ -76,6 +76,11 @@ CODE_LOCATION_SECONDS = 5.0
 CODE_LOCATION_SAMPLES = 3  # fresh processes; the median is reported
 DBT_OVER_DUCKDB_MAX = 5.0
 PANDAS_OVER_DBT_MIN = 3.0
+# Each stage's time from 300k to 1m grows no faster than the data (3.33x the customers).
+GROWTH_SIZES = ("300k", "1m")
+GROWTH_MAX = 3.5
+GROWTH_MIN_SECONDS = 5.0  # a stage shorter than this at both sizes is too short to compare
+GROWTH_RUNS = ("full_2", "one_day")
 
 FEATURE_MODELS = ("customer_feature_snapshots", "customer_features")
 # `make run`'s command, with the run log kept in the benchmark's folder instead of the
@@ -225,10 +230,13 @@ class Measured:
 
 
 def measure(
-    command: Sequence[str], env: dict[str, str], on_line: Callable[[str], None] | None = None
+    command: Sequence[str],
+    env: dict[str, str],
+    on_line: Callable[[str], None] | None = None,
+    cwd: Path = REPO_ROOT,
 ) -> Measured:
-    """Run a command, its output collected (and each line passed to on_line), the RSS of its
-    process tree sampled; wall seconds from start to exit."""
+    """Run a command in `cwd`, its output collected (and each line passed to on_line), the RSS
+    of its process tree sampled; wall seconds from start to exit."""
     started = time.perf_counter()
     process = subprocess.Popen(
         command,
@@ -236,7 +244,7 @@ def measure(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        cwd=REPO_ROOT,
+        cwd=cwd,
     )
     sampler = TreeSampler(process.pid)
     sampler.start()
@@ -690,6 +698,73 @@ def side_by_side_lines(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def growth(small: dict[str, Any], large: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each stage of the second full refresh and of the one-day refresh, and their totals, from
+    the smaller size's result to the larger one's: seconds at each, the ratio, and whether it is
+    at most GROWTH_MAX (None for a stage under GROWTH_MIN_SECONDS at both sizes)."""
+    rows = []
+    for name in GROWTH_RUNS:
+        before, after = small["runs"][name], large["runs"][name]
+        cells = [
+            (stage, before["stages"][stage]["seconds"], after["stages"][stage]["seconds"])
+            for stage in (*STAGES, OUTSIDE_STEPS)
+        ]
+        cells.append(("total", before["total_seconds"], after["total_seconds"]))
+        for stage, then, now in cells:
+            if max(then, now) < GROWTH_MIN_SECONDS:
+                ratio, met = None, None
+            else:
+                ratio = now / then if then else float("inf")
+                met = ratio <= GROWTH_MAX
+            rows.append(
+                {
+                    "run": before["title"],
+                    "stage": stage,
+                    "small_seconds": then,
+                    "large_seconds": now,
+                    "ratio": ratio,
+                    "met": met,
+                }
+            )
+    return rows
+
+
+def growth_lines(small: dict[str, Any], large: dict[str, Any]) -> list[str]:
+    """The growth table, with what the two results are and how the data and the generator (code
+    no commit of the pipeline changes: the machine's speed that hour) grew between them."""
+
+    def data_rows(result: dict[str, Any]) -> int:
+        return sum(result["raw_rows"].get(table, 0) for table in ("order_lines", "web_events"))
+
+    lines = [
+        f"Growth {small['size']} -> {large['size']} (at most {GROWTH_MAX}x per stage): "
+        f"{small['size']} at {small['git']['commit'][:10]} ({small['date']}), "
+        f"{large['size']} at {large['git']['commit'][:10]} ({large['date']})",
+    ]
+    if small["git"]["commit"] != large["git"]["commit"]:
+        lines.append("  the two results are of different commits: compare with care")
+    lines.append(
+        f"  data: customers {large['customers'] / small['customers']:.2f}x, order lines and web "
+        f"events {data_rows(large) / max(data_rows(small), 1):.2f}x; the generator took "
+        f"{large['generator']['seconds'] / small['generator']['seconds']:.2f}x as long"
+    )
+    verdicts = {True: "met", False: "MISSED", None: "too short to compare"}
+    rows = [
+        [
+            row["run"],
+            row["stage"],
+            format_seconds(row["small_seconds"]),
+            format_seconds(row["large_seconds"]),
+            f"{row['ratio']:.2f}x" if row["ratio"] is not None else "",
+            verdicts[row["met"]],
+        ]
+        for row in growth(small, large)
+    ]
+    header = ["run", "stage", small["size"], large["size"], "ratio", ""]
+    lines.append(markdown_table(header, rows))
+    return lines
+
+
 def comparison_rows(previous: dict[str, Any], result: dict[str, Any]) -> list[list[str]]:
     """The previous result's totals beside the new ones, with new / previous."""
 
@@ -807,6 +882,12 @@ def report(result: dict[str, Any], previous: dict[str, Any] | None, path: Path) 
             )
             print(markdown_table(["", "previous", "now", "now / previous"], rows))
     print(f"\nSaved: {path}")
+    if result["size"] in GROWTH_SIZES:
+        small, large = (RESULTS_DIR / f"{size}.json" for size in GROWTH_SIZES)
+        if small.exists() and large.exists():
+            print()
+            for line in growth_lines(json.loads(small.read_text()), json.loads(large.read_text())):
+                print(line)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -843,7 +924,18 @@ def main(argv: list[str] | None = None) -> int:
         f"(${DUCKDB_MEMORY_LIMIT_VARIABLE}, else {DEFAULT_DUCKDB_MEMORY_LIMIT.replace('%', '%%')} "
         "of RAM)",
     )
+    parser.add_argument(
+        "--fresh-clone",
+        action="store_true",
+        help="instead of the pipeline runs: the first `make run` on a fresh clone of the "
+        "committed HEAD, install included (orchestration/benchmark_fresh.py), saved as "
+        "benchmarks/fresh-clone.json",
+    )
     args = parser.parse_args(argv)
+    if args.fresh_clone:
+        from orchestration.benchmark_fresh import main_fresh
+
+        return main_fresh(keep=args.keep)
     if args.lines:
         from orchestration.benchmark_lines import main_lines, parse_bytes
 

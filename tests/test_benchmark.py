@@ -13,6 +13,8 @@ from orchestration.benchmark import (
     STAGES,
     StepWindow,
     comparison_rows,
+    growth,
+    growth_lines,
     markdown_table,
     parse_size,
     size_label,
@@ -20,6 +22,7 @@ from orchestration.benchmark import (
     stage_seconds,
 )
 from orchestration.benchmark_features import pandas_features
+from orchestration.benchmark_fresh import PhaseClock, fresh_environment
 from orchestration.benchmark_lines import (
     KINDS,
     TABLE,
@@ -29,7 +32,7 @@ from orchestration.benchmark_lines import (
     write_config,
 )
 from orchestration.benchmark_lines import size_label as size_label_bytes
-from orchestration.settings import get_settings
+from orchestration.settings import REPO_ROOT, get_settings
 
 
 @pytest.mark.parametrize(
@@ -152,6 +155,42 @@ def test_comparison_with_the_previous_result() -> None:
     assert comparison_rows({"something": "else"}, _result(1.0)) == []
 
 
+def _sized(size: str, customers: int, seconds: dict[str, float], commit: str = "abc") -> dict:
+    """A result whose runs' stages take `seconds` (the others 0)."""
+    run = {
+        "title": "full refresh 2",
+        "total_seconds": sum(seconds.values()),
+        "stages": {
+            stage: {"seconds": seconds.get(stage, 0.0)} for stage in (*STAGES, OUTSIDE_STEPS)
+        },
+    }
+    return {
+        "size": size,
+        "customers": customers,
+        "date": "2026-12-03",
+        "git": {"commit": commit},
+        "generator": {"seconds": 10.0},
+        "raw_rows": {"order_lines": customers * 8, "web_events": customers * 100},
+        "runs": {"full_2": run, "one_day": {**run, "title": "one-day refresh"}},
+    }
+
+
+def test_growth_flags_a_stage_growing_faster_than_the_data() -> None:
+    small = _sized("300k", 300_000, {"ingestion": 100.0, "dbt models": 50.0, "scoring": 1.0})
+    large = _sized("1m", 1_000_000, {"ingestion": 330.0, "dbt models": 200.0, "scoring": 4.0})
+    rows = {(row["run"], row["stage"]): row for row in growth(small, large)}
+    assert rows["full refresh 2", "ingestion"]["met"] is True
+    assert rows["full refresh 2", "ingestion"]["ratio"] == pytest.approx(3.3)
+    assert rows["one-day refresh", "dbt models"]["met"] is False  # 4x
+    assert rows["full refresh 2", "scoring"]["met"] is None  # under 5 s at both sizes
+    assert rows["full refresh 2", "total"]["ratio"] == pytest.approx(534 / 151)
+    text = "\n".join(growth_lines(small, large))
+    assert "MISSED" in text and "different commits" not in text
+    assert "order lines and web events 3.33x" in text
+    other = _sized("1m", 1_000_000, {"ingestion": 330.0}, commit="def")
+    assert "different commits" in "\n".join(growth_lines(small, other))
+
+
 # ----------------------------------------------------------------------------------------------
 # `--lines`: the line-numbering benchmark's generator and check, on a tiny file (the benchmark
 # itself, 200MB and 2GB, is run by hand).
@@ -250,3 +289,42 @@ def test_pandas_computes_every_feature_of_the_model_and_agrees_with_it(pipeline_
     assert {"sessions_365d", "days_since_last_review", "spend_share_books"} <= set(
         result["features"]
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# `--fresh-clone`: the phases of `make run`'s output and a new user's environment (the benchmark
+# itself, a clone and an install, is run by hand).
+
+
+def test_fresh_clone_phases_start_at_their_marker_and_end_at_the_next(monkeypatch) -> None:
+    clock = PhaseClock(started=0.0, marks={})
+    output = [
+        (0.1, "test -x .venv/bin/python || python3 -m venv .venv"),
+        (1.0, ".venv/bin/pip install --quiet -e '.[dev]'"),
+        (90.0, "cd dbt_project && ../.venv/bin/dbt parse --profiles-dir . --quiet"),
+        (95.0, ".venv/bin/python -m orchestration.cli run"),
+        (96.0, "Generating the synthetic shop ..."),
+        (105.0, "Refreshing days 2024-10-01..2026-12-03 and every asset downstream"),
+        (150.0, "Refreshing days (a second mention is not a new phase)"),
+    ]
+    for at, line in output:
+        monkeypatch.setattr("orchestration.benchmark_fresh.time.perf_counter", lambda at=at: at)
+        clock.see(line)
+    assert clock.seconds(total=170.0) == {
+        "install": pytest.approx(89.9),
+        "dbt parse": pytest.approx(5.0),
+        "generate the shop": pytest.approx(10.0),
+        "full refresh": pytest.approx(65.0),
+    }
+    assert PhaseClock(0.0, {"install": 0.0}).seconds(10.0)["full refresh"] is None
+
+
+def test_fresh_clone_environment_is_a_new_users(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("SHOP_CONFIG", "/somewhere/config.yml")
+    monkeypatch.setenv("DUCKDB_PATH", "/somewhere/warehouse.duckdb")
+    monkeypatch.setenv("VIRTUAL_ENV", str(REPO_ROOT / ".venv"))
+    monkeypatch.setenv("PATH", f"{REPO_ROOT / '.venv' / 'bin'}:/usr/bin")
+    env = fresh_environment(tmp_path)
+    assert "SHOP_CONFIG" not in env and "DUCKDB_PATH" not in env and "VIRTUAL_ENV" not in env
+    assert env["PATH"] == "/usr/bin"
+    assert env["PIP_NO_CACHE_DIR"] == "1" and env["HOME"] == str(tmp_path)
