@@ -30,6 +30,7 @@ from typing import Any
 from orchestration.benchmark import (
     RESULTS_DIR,
     _phase,
+    _require_success,
     format_bytes,
     format_seconds,
     git_commit,
@@ -51,7 +52,7 @@ PHASES = (
     ("full refresh", "Refreshing days"),
 )
 # What a new user's shell does not have: a venv of ours, the platform's variables, a test's.
-CLEARED = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "SHOP_CONFIG", "DAGSTER_HOME")
+CLEARED = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "DAGSTER_HOME")
 CLEARED_PREFIXES = ("DUCKDB_", "SHOP_", "PYTEST", "DBT_", "PIP_")
 
 
@@ -111,11 +112,7 @@ def run_fresh(keep: bool = False) -> dict[str, Any]:
         _phase("make run (install included), as a new user on a fresh clone")
         clock = PhaseClock(time.perf_counter(), {})
         measured = measure(["make", "run"], env, on_line=clock.see, cwd=clone)
-        if measured.returncode != 0:
-            sys.exit(
-                f"make run on the fresh clone failed (exit {measured.returncode}); its last "
-                f"output:\n{measured.output[-6000:]}"
-            )
+        _require_success("make run on the fresh clone", measured)
         phases = clock.seconds(measured.seconds)
         _phase(f"make run finished in {format_seconds(measured.seconds)}")
         return {
