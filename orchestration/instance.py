@@ -18,7 +18,7 @@ import yaml
 if TYPE_CHECKING:
     from dagster import DagsterInstance
 
-from orchestration.settings import DUCKDB_POOL, get_settings
+from orchestration.settings import DUCKDB_POOL, POOL_POLL_SECONDS, get_settings
 
 INSTANCE_HEADER = "# Written by orchestration/instance.py; edit there."
 # Runs from the CLI, the UI and the schedule share one DuckDB file: one step at a time on it.
@@ -177,7 +177,6 @@ def _alive(pid: int) -> bool:
 # A turn in the pool taken by a process outside any Dagster step (pool_turn) is held under a run id
 # of this form, with the process id, so recover_interrupted_runs can tell a live one from a leftover.
 OUTSIDE_CLAIM_PREFIX = "outside-dagster-"
-TURN_POLL_SECONDS = 0.5
 
 
 def _outside_claim_pid(run_id: str) -> int | None:
@@ -231,7 +230,7 @@ def pool_turn(holder: str, pool: str = DUCKDB_POOL) -> Iterator[bool]:
                         flush=True,
                     )
                     waited = True
-                time.sleep(TURN_POLL_SECONDS)
+                time.sleep(POOL_POLL_SECONDS)
             yield True
         finally:
             free()

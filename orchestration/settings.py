@@ -24,6 +24,9 @@ EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 # Every step that opens the DuckDB file claims a slot in this pool; the instance allows one slot,
 # so a scheduled run, a UI launch and `make run` never collide on DuckDB's single-writer lock.
 DUCKDB_POOL = "duckdb"
+# How often whatever waits for that slot looks again: a step of a run (Dagster backs off to 15 s,
+# orchestration/lib/dagster_patches.py) and code outside steps (orchestration/instance.py).
+POOL_POLL_SECONDS = 0.5
 
 # DuckDB's memory limit on every connection to the warehouse (the steps' and dbt's; beyond it
 # DuckDB spills to <warehouse>.tmp). Its own default, 80% of RAM, let the load of a 2 GB landing

@@ -1,4 +1,4 @@
-"""Two fixes for Dagster 1.13, applied when the definitions are built (`apply()`). Remove each
+"""Three fixes for Dagster 1.13, applied when the definitions are built (`apply()`). Remove each
 once Dagster fixes it.
 
 **A busy-wait.** While a step waits for a concurrency-pool slot,
@@ -9,6 +9,15 @@ the `duckdb` pool (behind `make run` or a scheduled run) spins a CPU core at 100
 it waits, slowing down the run it waits for. This returns the time to the next pending claim
 check instead (never negative), as the surrounding code intends. tests/test_concurrency.py
 measures the waiting process's CPU time either way.
+
+**A backoff that idles the pool.** A step that could not get a slot asks again after 1 s, then
+after an interval growing by a factor 1.1 per try up to 15 s (`_calculate_timeout_interval`).
+When the slot is freed, the storage hands it to the oldest waiting step, which only takes it at
+its next try: behind a run of many short steps, the one slot sat idle up to 15 s per hand-off
+(four runs started together on the test shop, tests/test_concurrency.py, finished after 107 s
+with pauses of up to 16 s between steps). A waiting step asks every `POOL_POLL_SECONDS` instead
+(orchestration/settings.py), as code outside steps does (orchestration/instance.py): one small
+SQLite transaction per waiting step per poll.
 
 **An SQLite engine and connection per event.** The SQLite event log storage (the instance's
 default) creates a SQLAlchemy engine for every transaction (`_connect`) and closes its connection
@@ -30,6 +39,7 @@ import os
 import time
 from collections.abc import Iterator
 
+from dagster._core.execution.plan import instance_concurrency_context
 from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     SQLITE_BUSY_TIMEOUT_SECONDS,
@@ -38,6 +48,8 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool, QueuePool
+
+from orchestration.settings import POOL_POLL_SECONDS
 
 # Engines kept per storage: the run being written and the index, and a few runs the UI reads.
 KEPT_ENGINES = 8
@@ -95,3 +107,5 @@ def apply() -> None:
         _interval_to_next_pending_claim_check
     )
     SqliteEventLogStorage._connect = _connect  # type: ignore[method-assign]
+    # Read by _calculate_timeout_interval at each try: the backoff is capped at the poll.
+    instance_concurrency_context.MAX_CONCURRENCY_CLAIM_BLOCKED_INTERVAL = POOL_POLL_SECONDS
