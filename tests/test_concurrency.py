@@ -393,10 +393,10 @@ def test_schedule_ui_sensor_and_make_run_together_match_one_after_another(
     while a run's step holds the file is test_make_run_waits_for_a_runs_step_instead_of_...)
 
     Reference, instead of the four one after another: `make run` alone, from a copy of the same
-    start, on the same files, in a folder of its own, running alongside. Why it is the same: every
-    run reloads its days from the same files, so a day's rows are the same whoever loads them
-    last; every full run then rebuilds every table downstream after its own loads, so the last
-    write of each table comes after a load of the new orders; the models are recent
+    start, on the same files, in a folder of its own, started while the UI loads. Why it is the
+    same: every run reloads its days from the same files, so a day's rows are the same whoever
+    loads them last; every full run then rebuilds every table downstream after its own loads, so
+    the last write of each table comes after a load of the new orders; the models are recent
     (models.retrain_every_days), so no run trains and all score with the same promoted version;
     the UI's run rebuilds nothing. The four in a row, in any order, end like `make run` alone.
 
@@ -434,6 +434,8 @@ def test_schedule_ui_sensor_and_make_run_together_match_one_after_another(
         _start_where_the_session_ended(
             session, landing_copy, [tmp_path / "together", tmp_path / "reference"]
         )
+        # The reference needs nothing from the UI: it runs while the UI loads, not beside the four.
+        processes["reference"] = start([*CLI, "run"], reference_env, logs / "reference.log")
         wait_for_ui(url, processes["ui"], logs / "ui.log", timeout=deadline - time.monotonic())
 
         tick = datetime.combine(last_day, day_time(5), ZoneInfo(settings.refresh_timezone))
@@ -468,7 +470,6 @@ def test_schedule_ui_sensor_and_make_run_together_match_one_after_another(
             ),
         ]
         processes["make run"] = start([*CLI, "run"], env, logs / "make_run.log")
-        processes["reference"] = start([*CLI, "run"], reference_env, logs / "reference.log")
 
         made = processes["make run"].wait(timeout=max(1, deadline - time.monotonic()))
         output = (logs / "make_run.log").read_text()
