@@ -59,3 +59,18 @@ def test_sqlite_event_log_keeps_one_engine_per_file_shares_files_and_starts_agai
     storage.wipe()
     _materialize(instance, range(3))
     assert _indexes(instance) == [0, 1, 2]
+
+
+def test_a_step_waiting_for_the_pool_asks_again_every_poll_not_after_a_growing_backoff():
+    """Dagster's interval between a blocked step's tries grows to 15 s; with the fix it stays at
+    POOL_POLL_SECONDS however long the step has waited (each try's interval, as Dagster's
+    InstanceConcurrencyContext computes it after a failed claim)."""
+    from dagster._core.execution.plan.instance_concurrency_context import (
+        _calculate_timeout_interval,
+    )
+
+    from orchestration.settings import POOL_POLL_SECONDS
+
+    dagster_patches.apply()
+    intervals = [_calculate_timeout_interval(None, tries) for tries in (0, 5, 20, 31, 100)]
+    assert intervals == [POOL_POLL_SECONDS] * 5
