@@ -8,9 +8,11 @@ import sys
 
 import dagster as dg
 from dagster import DagsterInstance
+from dagster._core.execution.plan.instance_concurrency_context import _calculate_timeout_interval
 
 from orchestration.instance import ensure_instance
 from orchestration.lib import dagster_patches
+from orchestration.settings import POOL_POLL_SECONDS
 
 ANOTHER_PROCESS = """
 import sys
@@ -65,12 +67,6 @@ def test_a_step_waiting_for_the_pool_asks_again_every_poll_not_after_a_growing_b
     """Dagster's interval between a blocked step's tries grows to 15 s; with the fix it stays at
     POOL_POLL_SECONDS however long the step has waited (each try's interval, as Dagster's
     InstanceConcurrencyContext computes it after a failed claim)."""
-    from dagster._core.execution.plan.instance_concurrency_context import (
-        _calculate_timeout_interval,
-    )
-
-    from orchestration.settings import POOL_POLL_SECONDS
-
     dagster_patches.apply()
     intervals = [_calculate_timeout_interval(None, tries) for tries in (0, 5, 20, 31, 100)]
     assert intervals == [POOL_POLL_SECONDS] * 5
