@@ -158,10 +158,12 @@ def run(customers: int | None = None, days: str | None = None, retrain: bool = F
     from dagster import DagsterInstance
 
     from orchestration.definitions import defs
+    from orchestration.defs.models import models_due, refresh_selection
     from orchestration.defs.partitions import FIRST_DAY_TAG, LAST_DAY_TAG, all_days_tags, days_tags
     from orchestration.summary import print_summary
 
-    job = defs().resolve_job_def(REFRESH_JOB)
+    definitions = defs()
+    job = definitions.resolve_job_def(REFRESH_JOB)
     if days:
         first, _, last = days.partition("..")
         partitions = days_tags(
@@ -169,6 +171,18 @@ def run(customers: int | None = None, days: str | None = None, retrain: bool = F
         )
     else:
         partitions = all_days_tags(settings.config)
+    tags = {"launched_by": "make run", **partitions, **({RETRAIN_TAG: "true"} if retrain else {})}
+    due = models_due(settings, tags)
+    selection = refresh_selection(definitions.resolve_asset_graph(), due)
+    if selection is not None:
+        job = job.get_subset(asset_selection=set(selection))
+        print(
+            f"Models due for retraining (models.retrain_every_days: "
+            f"{settings.config.models.retrain_every_days}): {', '.join(due) or 'none'}; the "
+            "others keep their promoted versions, and the tables only their training reads are "
+            "not rebuilt",
+            flush=True,
+        )
     instance = DagsterInstance.get()
     run_id, log_path = _new_run(instance, settings, "run")
     steps = len(job.graph.nodes)  # one step per asset op and per separately defined check
@@ -180,7 +194,6 @@ def run(customers: int | None = None, days: str | None = None, retrain: bool = F
     print(f"Full log: {log_path}", flush=True)
     progress = _Progress(instance, run_id, steps, sys.stdout)
     progress.start()
-    tags = {"launched_by": "make run", **partitions, **({RETRAIN_TAG: "true"} if retrain else {})}
     result = _execute(job, instance, run_id, log_path, tags)
     progress.stop.set()
     progress.join()

@@ -25,21 +25,22 @@ def defs() -> dg.Definitions:
     partitions = month_partitions(settings.config)
     raw_assets, reconciliation_checks = build_ingestion(settings, partitions)
     refresh_job, daily_refresh, landing_files = build_refresh(settings, partitions)
+    assets = [
+        *raw_assets,
+        dbt_models,
+        *build_models(settings.config),
+        dbt_activation_models,
+        exports,
+        marketing_report,
+    ]
     return dg.Definitions(
-        assets=[
-            *raw_assets,
-            dbt_models,
-            *build_models(settings.config),
-            dbt_activation_models,
-            exports,
-            marketing_report,
-        ],
+        assets=assets,
         asset_checks=[
             *reconciliation_checks,
             *build_suite_checks(settings.config),
             *activation_checks,
         ],
-        jobs=[refresh_job, build_retrain_job(), erase_customer_job],
+        jobs=[refresh_job, build_retrain_job(assets), erase_customer_job],
         schedules=[daily_refresh],
         sensors=[landing_files],
         resources=build_resources(settings),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC, datetime
 
 import pandas as pd
 from dagster import DagsterEventType, DagsterInstance
 
+from ml.registry import promoted_model
 from orchestration.defs.models import model_entries
-from orchestration.lib.model_assets import model_asset_key
+from orchestration.lib.model_assets import kept_version, model_asset_key
 from orchestration.lib.model_runs import latest_model_run
 from orchestration.lib.warehouse import WarehouseLockedError, connect
 from orchestration.settings import RAW_SCHEMA, SCORES_SCHEMA, get_settings
@@ -69,17 +71,24 @@ def step_errors(instance: DagsterInstance, run_id: str, max_lines: int = 12) -> 
 def print_model_runs(instance: DagsterInstance, conn: object, run_id: str) -> None:
     """Each model's holdout metric beside its baselines and the model in use, and the gate."""
     print("\nModels on held-out data, beside their baselines (scores.model_runs; charts in the UI)")
-    for name in (entry.model.name for entry in model_entries(get_settings().config)):
+    settings = get_settings()
+    now = datetime.now(UTC).replace(tzinfo=None)
+    for name in (entry.model.name for entry in model_entries(settings.config)):
         event = instance.get_latest_materialization_event(model_asset_key(name))
         if event is None or event.run_id != run_id:
-            print(f"  {name}: not trained in this run")
+            current = promoted_model(settings.model_dir, name)
+            if current is None:
+                print(f"  {name}: not trained in this run")
+            else:  # left out of the run (refresh_selection): not due for retraining
+                kept = kept_version(current, settings.config.models.retrain_every_days, now)
+                print(f"  {name}: not due for retraining, kept {kept}")
             continue
         metadata = event.asset_materialization.metadata
         if "skipped" in metadata:
             print(f"  {name}: skipped: {_metadata_value(metadata, 'skipped')}")
             continue
         if "kept" in metadata:  # not due for retraining: the promoted version scored
-            print(f"  {name}: not retrained, kept {_metadata_value(metadata, 'kept')}")
+            print(f"  {name}: not due for retraining, kept {_metadata_value(metadata, 'kept')}")
             continue
         row = latest_model_run(conn, name, run_id)
         if row is None:

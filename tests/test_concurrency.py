@@ -215,7 +215,11 @@ LATE_SUFFIX = "-late"  # order ids of the orders the re-delivered file adds
 DRY_RUN_RESULT = """
     __typename
     ... on DryRunInstigationTick {
-        evaluationResult { runRequests { runKey tags { key value } } skipReason error { message } }
+        evaluationResult {
+            runRequests { runKey tags { key value } assetSelection { path } }
+            skipReason
+            error { message }
+        }
     }
     ... on PythonError { message stack }
 """
@@ -244,7 +248,12 @@ def _dry_run(url: str, kind: str, name: str, argument: str, value: object) -> di
     result = data["evaluationResult"]
     assert result["error"] is None and len(result["runRequests"]) == 1, result
     request = result["runRequests"][0]
-    return {"run_key": request["runKey"], "tags": {t["key"]: t["value"] for t in request["tags"]}}
+    selection = request["assetSelection"]
+    return {
+        "run_key": request["runKey"],
+        "tags": {t["key"]: t["value"] for t in request["tags"]},
+        "assets": [dg.AssetKey(key["path"]) for key in selection] if selection else None,
+    }
 
 
 def _deployment(session: Settings, folder: Path, landing: Path) -> dict[str, str]:
@@ -453,8 +462,14 @@ def test_schedule_ui_sensor_and_make_run_together_match_one_after_another(
                 asset_selection=assets,
             )
 
+        # No model is due: the schedule and the sensor ask for the refresh without training.
+        assert scheduled["assets"] and sensed["assets"] == scheduled["assets"]
         run_ids = [
-            launch(REFRESH_JOB, {**scheduled["tags"], "dagster/schedule_name": "daily_refresh"}),
+            launch(
+                REFRESH_JOB,
+                {**scheduled["tags"], "dagster/schedule_name": "daily_refresh"},
+                scheduled["assets"],
+            ),
             launch(
                 ASSET_JOB,
                 {"dagster/partition": last_day.replace(day=1).isoformat()},
@@ -467,6 +482,7 @@ def test_schedule_ui_sensor_and_make_run_together_match_one_after_another(
                     "dagster/sensor_name": "landing_files",
                     "dagster/run_key": sensed["run_key"],
                 },
+                sensed["assets"],
             ),
         ]
         processes["make run"] = start([*CLI, "run"], env, logs / "make_run.log")
@@ -474,9 +490,21 @@ def test_schedule_ui_sensor_and_make_run_together_match_one_after_another(
         made = processes["make run"].wait(timeout=max(1, deadline - time.monotonic()))
         output = (logs / "make_run.log").read_text()
         assert made == 0, output[-4000:]
+        assert "Models due for retraining (models.retrain_every_days: 7): none" in output
         runs = _finished_runs(instance, len(run_ids) + 1, deadline)
         failed = {run.run_id: run.status for run in runs if not run.is_success}
         assert not failed, failed
+        # ... so none of them trained or rebuilt what only training reads.
+        built = {
+            record.asset_key.to_user_string()
+            for run in runs
+            for record in instance.get_records_for_run(
+                run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+            ).records
+        }
+        assert "scores/churn_scores" in built
+        training = {"models/churn", "marts/customer_feature_snapshots", "ml_inputs/model_readiness"}
+        assert not built & training, built & training
         reference_code = processes["reference"].wait(timeout=max(1, deadline - time.monotonic()))
         assert reference_code == 0, (logs / "reference.log").read_text()[-4000:]
     finally:

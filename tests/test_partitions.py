@@ -79,9 +79,12 @@ def test_a_log_that_has_ended_has_no_months_after_its_last_day(tmp_path):
 def test_the_daily_schedule_reloads_yesterday_and_today():
     from orchestration.definitions import defs
 
-    schedule = defs().resolve_schedule_def("daily_refresh")
+    definitions = defs()
+    schedule = definitions.resolve_schedule_def("daily_refresh")
     when = datetime(2026, 11, 1, 5, tzinfo=ZoneInfo("UTC"))
-    context = dg.build_schedule_context(scheduled_execution_time=when)
+    context = dg.build_schedule_context(
+        scheduled_execution_time=when, repository_def=definitions.get_repository_def()
+    )
     request = schedule.evaluate_tick(context).run_requests[0]
     assert request.tags[FIRST_DAY_TAG] == "2026-10-31"
     assert request.tags[LAST_DAY_TAG] == "2026-11-01"
@@ -94,13 +97,17 @@ def test_the_daily_schedule_reloads_yesterday_and_today():
 def test_the_daily_schedule_takes_today_in_the_shops_time_zone(tmp_path):
     """At 05:00 UTC on 1 November it is still 31 October in Los Angeles: a shop there reloads
     30 and 31 October (before, 31 October and 1 November, a day that had not begun)."""
+    from orchestration.definitions import defs
+
     text = get_settings().config_path.read_text()
     path = tmp_path / "shop.yml"  # the schedule needs no file the config names
     path.write_text(text.replace("timezone: UTC", "timezone: America/Los_Angeles"))
     settings = Settings(path, load_config(path))
     _, schedule, _ = build_refresh(settings, month_partitions(settings.config))
     when = datetime(2026, 11, 1, 5, tzinfo=ZoneInfo("UTC"))
-    request = schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=when))
+    repository = defs().get_repository_def()  # the asset graph the request selects from
+    context = dg.build_schedule_context(scheduled_execution_time=when, repository_def=repository)
+    request = schedule.evaluate_tick(context)
     tags = request.run_requests[0].tags
     assert (tags[FIRST_DAY_TAG], tags[LAST_DAY_TAG]) == ("2026-10-30", "2026-10-31")
 

@@ -24,6 +24,7 @@ from pydantic import Field
 
 from orchestration.instance import PID_TAG
 from orchestration.lib import erasure
+from orchestration.lib.model_assets import model_asset_key
 from orchestration.lib.warehouse import WarehouseResource
 from orchestration.settings import DUCKDB_POOL, RETRAIN_JOB, RETRAIN_TAG, get_settings
 
@@ -115,7 +116,7 @@ def retrain_without_customer(
     # The models that lost a version and everything downstream of them (scored tables,
     # activation tables, exports, report): the retrain_models job's assets, fewer of them.
     graph = definitions.resolve_asset_graph()
-    selection = dg.AssetSelection.assets(*(dg.AssetKey(["models", name]) for name in models))
+    selection = dg.AssetSelection.assets(*(model_asset_key(name) for name in models))
     keys = set(selection.downstream().resolve(graph)) if models else set()
     if report.reports:
         keys.add(marketing_report.key)  # rendered from the cleaned tables

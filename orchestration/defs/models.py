@@ -6,8 +6,14 @@ which loads no model library, and trains and scores in its own module (ml/churn.
 imported only by the steps that train or score it. What it reads are dbt models (`ml_inputs/*`,
 `marts/customer_features`); its scored table's columns are declared in dbt (`scores` source).
 Adding a model: its module in ml/, its class in ml/models.py and one entry below.
+
+Training is a scheduled concern, scoring a daily one: `refresh_selection` leaves out of a refresh
+the models not due for retraining (models.retrain_every_days) and the tables only their training
+reads (the feature snapshots, labels, training sets, interactions and readiness counts).
 """
 
+from collections.abc import Collection, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
@@ -15,11 +21,18 @@ from dagster_dbt import get_asset_key_for_model
 
 from landing import Config
 from ml.models import ChurnRiskModel, CustomerValue, RecommenderModel, SegmentationModel
+from ml.registry import promoted_model
 from orchestration.defs.transform import dbt_models
 from orchestration.lib.dbt import dbt_project
-from orchestration.lib.model_assets import ModelEntry, build_model_assets
+from orchestration.lib.model_assets import (
+    TRAINING_GROUP,
+    ModelEntry,
+    build_model_assets,
+    model_asset_key,
+    retrain_reason,
+)
 from orchestration.lib.scores import scored_table_contract
-from orchestration.settings import RETRAIN_JOB, RETRAIN_TAG
+from orchestration.settings import RETRAIN_JOB, RETRAIN_TAG, Settings
 
 
 def model_entries(config: Config) -> tuple[ModelEntry, ...]:
@@ -98,16 +111,19 @@ def _dbt_key(model_name: str) -> dg.AssetKey:
     return get_asset_key_for_model([dbt_models], model_name)
 
 
-def build_retrain_job() -> Any:
-    """Every model retrained now, then everything downstream rescored (the UI's way to ask for
-    what `make run RETRAIN=1` does); the daily refresh retrains on models.retrain_every_days."""
+def build_retrain_job(assets: list[dg.AssetsDefinition]) -> Any:
+    """Every model retrained now, on its inputs rebuilt from the current features, then everything
+    downstream rescored (the UI's way to ask for what `make run RETRAIN=1` does); the daily
+    refresh retrains on models.retrain_every_days."""
+    inputs = dg.AssetSelection.assets(*training_only(assets))
     return dg.define_asset_job(
         name=RETRAIN_JOB,
-        selection=dg.AssetSelection.groups("models").downstream(),
+        selection=(dg.AssetSelection.groups(TRAINING_GROUP) | inputs).downstream(),
         tags={RETRAIN_TAG: "true"},
         description=(
-            "Retrain every model on the current features, even if its promoted version is "
-            "recent, then rescore and rebuild the activation tables, exports and report."
+            "Rebuild the models' training inputs from the current features and retrain every "
+            "model, even if its promoted version is recent, then rescore and rebuild the "
+            "activation tables, exports and report."
         ),
     )
 
@@ -121,3 +137,50 @@ def build_models(config: Config) -> list[dg.AssetsDefinition]:
         for entry in model_entries(config)
         for asset in build_model_assets(entry, _dbt_key, readiness, contract)
     ]
+
+
+def models_due(settings: Settings, tags: Mapping[str, str]) -> list[str]:
+    """The models a run with these tags trains: the training asset's own decision
+    (retrain_reason), taken before the run."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    every_days = settings.config.models.retrain_every_days
+    return [
+        entry.model.name
+        for entry in model_entries(settings.config)
+        if retrain_reason(
+            promoted_model(settings.model_dir, entry.model.name), every_days, tags, now
+        )
+    ]
+
+
+def training_only(graph: Any) -> set[dg.AssetKey]:
+    """The assets read only to train: upstream of a training asset, and of nothing else but
+    training assets and other such assets. `graph`: the definitions' asset graph or assets."""
+    training = dg.AssetSelection.groups(TRAINING_GROUP).resolve(graph)
+    cone = dg.AssetSelection.assets(*training).upstream().resolve(graph) - training
+    readers = {
+        key: dg.AssetSelection.assets(key).downstream(depth=1).resolve(graph) - {key}
+        for key in cone
+    }
+    only: set[dg.AssetKey] = set()
+    while grown := {
+        key
+        for key, children in readers.items()
+        if key not in only and children and children <= training | only
+    }:
+        only |= grown
+    return only
+
+
+def refresh_selection(graph: Any, due: Collection[str]) -> list[dg.AssetKey] | None:
+    """The assets a refresh builds when the models `due` (models_due) train: all but the training
+    assets of the others and the tables only those read; None when every model is due (the whole
+    job). The UI's "Materialize all" builds everything: a model not due then keeps its version
+    without reading its inputs."""
+    due_keys = {model_asset_key(name) for name in due}
+    training = dg.AssetSelection.groups(TRAINING_GROUP).resolve(graph)
+    if due_keys == training:
+        return None
+    needed = dg.AssetSelection.assets(*due_keys).upstream().resolve(graph) if due_keys else set()
+    left_out = (training - due_keys) | (training_only(graph) - needed)
+    return sorted(dg.AssetSelection.all().resolve(graph) - left_out)

@@ -1,7 +1,9 @@
 """When the graph refreshes: a daily schedule, and a sensor for new or changed landing files.
 
 Both launch the refresh job for a range of days: the raw tables and the daily dbt models reload
-exactly those days; features, models and scores are then rebuilt as of the latest day.
+exactly those days; features and scores are then rebuilt as of the latest day, and the models due
+for retraining (models.retrain_every_days) trained, with the tables only their training reads
+(orchestration/defs/models.py, refresh_selection).
 """
 
 import hashlib
@@ -14,6 +16,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from landing import Config, file_days
+from orchestration.defs.models import models_due, refresh_selection
 from orchestration.defs.partitions import calendar_days, days_tags
 from orchestration.settings import REFRESH_JOB, Settings
 
@@ -26,6 +29,17 @@ def _landing_state(config: Config) -> dict[str, str]:
             stat = path.stat()
             state[f"{table}:{path}"] = f"{stat.st_size}:{stat.st_mtime_ns}"
     return state
+
+
+def _refresh_request(
+    context: dg.ScheduleEvaluationContext | dg.SensorEvaluationContext,
+    settings: Settings,
+    tags: dict[str, str],
+    run_key: str | None = None,
+) -> dg.RunRequest:
+    """A refresh of the days in `tags`, training only the models due for it."""
+    selection = refresh_selection(context.repository_def.asset_graph, models_due(settings, tags))
+    return dg.RunRequest(run_key=run_key, tags=tags, asset_selection=selection)
 
 
 def build_refresh(
@@ -54,7 +68,9 @@ def build_refresh(
     def daily_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
         # Today in the shop's zone, not the schedule's: rows stamped later today are in it.
         today = context.scheduled_execution_time.astimezone(ZoneInfo(config.timezone)).date()
-        return dg.RunRequest(tags=days_tags(config, today - timedelta(days=1), today))
+        return _refresh_request(
+            context, settings, days_tags(config, today - timedelta(days=1), today)
+        )
 
     @dg.sensor(
         name="landing_files",
@@ -86,7 +102,9 @@ def build_refresh(
         context.log.info(f"New or changed: {names}; refreshing {first}..{last}")
         run_key = hashlib.sha1(json.dumps({k: state[k] for k in changed}).encode()).hexdigest()
         return dg.SensorResult(
-            run_requests=[dg.RunRequest(run_key=run_key, tags=days_tags(config, first, last))],
+            run_requests=[
+                _refresh_request(context, settings, days_tags(config, first, last), run_key)
+            ],
             cursor=json.dumps(state),
         )
 

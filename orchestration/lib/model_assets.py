@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 GATE_CHECK = "promotion_gate"
+TRAINING_GROUP = "models"  # the training assets' group, and the first part of their keys
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class ModelEntry:
 
 
 def model_asset_key(name: str) -> dg.AssetKey:
-    return dg.AssetKey(["models", name])
+    return dg.AssetKey([TRAINING_GROUP, name])
 
 
 def _as_metadata(details: Mapping[str, Any]) -> dict[str, Any]:
@@ -212,16 +213,21 @@ def retrain_reason(
     return None
 
 
-def _kept_training(current: ModelVersion, every_days: int, now: datetime) -> dg.MaterializeResult:
-    """The promoted version is recent: it keeps scoring, nothing is trained."""
+def kept_version(current: ModelVersion, every_days: int, now: datetime) -> str:
+    """Which promoted version keeps scoring, and when it is due for retraining."""
     trained = version_time(current.version)
     due = (trained + timedelta(days=every_days)).date()
-    kept = (
+    return (
         f"version {current.version}, trained {trained:%Y-%m-%d %H:%M} UTC "
         f"({(now - trained).days} days ago); next retraining due {due} "
         f"(models.retrain_every_days: {every_days}); retrain now with `make run RETRAIN=1` or "
         f"the {RETRAIN_JOB} job"
     )
+
+
+def _kept_training(current: ModelVersion, every_days: int, now: datetime) -> dg.MaterializeResult:
+    """The promoted version is recent: it keeps scoring, nothing is trained."""
+    kept = kept_version(current, every_days, now)
     return dg.MaterializeResult(
         metadata={"kept": kept, "model_version": current.version},
         check_results=[_gate_result(True, f"not trained: kept {kept}")],
@@ -253,7 +259,7 @@ def build_model_assets(
 
     @dg.asset(
         key=key,
-        group_name="models",
+        group_name=TRAINING_GROUP,
         deps=[readiness, *train_keys.values()],
         pool=DUCKDB_POOL,
         kinds=set(entry.kinds),
@@ -278,9 +284,10 @@ def build_model_assets(
         current = promoted_model(settings.model_dir, name)
         every_days = settings.config.models.retrain_every_days
         now = datetime.now(UTC).replace(tzinfo=None)
+        keeps = f"version {current.version} keeps scoring" if current else "no scores yet"
         with duckdb.get_connection() as conn:
             if reason := skip_reason(conn):
-                return _skipped_training(context, reason)
+                return _skipped_training(context, f"{reason} ({keeps})")
             reason = retrain_reason(current, every_days, context.run.tags, now)
             if reason is None:  # decided before the frames are read: a kept model reads none
                 return _kept_training(current, every_days, now)
@@ -291,15 +298,16 @@ def build_model_assets(
         try:
             result = model.train(frames, current.load() if current else None)
         except CannotTrain as error:
-            keeps = f"version {current.version} keeps scoring" if current else "no scores yet"
             return _skipped_training(context, f"{error} ({keeps})")
         with duckdb.get_connection() as conn:
             return _finish_training(context, conn, name, result, current, started)
 
+    # Scoring reads no training input, not even the readiness counts: a refresh with no model
+    # due for retraining builds none of them (orchestration/defs/models.py, refresh_selection).
     @dg.asset(
         key=[SCORES_SCHEMA, entry.scores_table],
         group_name=SCORES_SCHEMA,
-        deps=[key, readiness, *score_keys.values()],
+        deps=[key, *score_keys.values()],
         pool=DUCKDB_POOL,
         kinds={"duckdb"},
         description=entry.score_description,
@@ -309,10 +317,10 @@ def build_model_assets(
     ) -> dg.MaterializeResult:
         with duckdb.get_connection() as conn:
             version = promoted_model(get_settings().model_dir, name)
-            reason = skip_reason(conn) or (
-                None if version else "no version promoted yet (see the training asset)"
-            )
-            if reason:
+            if version is None:
+                reason = (
+                    f"no version promoted yet (its training asset {key.to_user_string()} says why)"
+                )
                 # The table exists, empty, with its declared columns: downstream still builds.
                 write_scores(conn, entry.scores_table, None, columns)
                 context.log.warning(f"Skipped: {reason}")
