@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pandas as pd
 from dagster import DagsterEventType, DagsterInstance
 
-from ml.registry import promoted_model
+from ml.registry import UntrustedModelError, promoted_model
 from orchestration.defs.models import model_entries
 from orchestration.lib.model_assets import kept_version, model_asset_key
 from orchestration.lib.model_runs import latest_model_run
@@ -76,7 +76,10 @@ def print_model_runs(instance: DagsterInstance, conn: object, run_id: str) -> No
     for name in (entry.model.name for entry in model_entries(settings.config)):
         event = instance.get_latest_materialization_event(model_asset_key(name))
         if event is None or event.run_id != run_id:
-            current = promoted_model(settings.model_dir, name)
+            try:
+                current = promoted_model(settings.model_dir, name)
+            except UntrustedModelError:  # its training step failed saying why
+                current = None
             if current is None:
                 print(f"  {name}: not trained in this run")
             else:  # left out of the run (refresh_selection): not due for retraining

@@ -10,8 +10,15 @@ import pytest
 from conftest import config_with_data_dir
 
 from landing import load_config
-from ml.registry import VERSION_FORMAT, ModelVersion, promote, save_model, version_time
-from orchestration.defs.models import model_entries, refresh_selection
+from ml.registry import (
+    PROMOTED,
+    VERSION_FORMAT,
+    ModelVersion,
+    promote,
+    save_model,
+    version_time,
+)
+from orchestration.defs.models import model_entries, models_due, refresh_selection
 from orchestration.defs.partitions import month_partitions
 from orchestration.defs.schedules import build_refresh
 from orchestration.lib.model_assets import retrain_reason
@@ -97,6 +104,18 @@ def test_a_model_due_brings_what_its_training_reads(graph):
     assert "ml_inputs/segmentation_set" not in left_out
     assert "ml_inputs/churn_training_set" not in left_out  # read by the readiness counts
     assert refresh_selection(graph, MODELS) is None  # every model due: the whole job
+
+
+def test_a_promoted_version_that_cannot_be_trusted_is_due(tmp_path):
+    """Its training step then runs and fails naming the pointer (test_model_registry), instead of
+    the refresh stopping before it starts."""
+    config = config_with_data_dir(tmp_path)
+    settings = Settings(config, load_config(config))
+    for name in MODELS:
+        promote(save_model(settings.model_dir, name, {"model": name}, {}))
+    assert models_due(settings, {}) == []
+    (settings.model_dir / "churn" / PROMOTED).write_text("../../elsewhere")
+    assert models_due(settings, {}) == ["churn"]
 
 
 def test_the_retrain_job_rebuilds_the_training_inputs_first():

@@ -21,7 +21,7 @@ from dagster_dbt import get_asset_key_for_model
 
 from landing import Config
 from ml.models import ChurnRiskModel, CustomerValue, RecommenderModel, SegmentationModel
-from ml.registry import promoted_model
+from ml.registry import UntrustedModelError, promoted_model
 from orchestration.defs.transform import dbt_models
 from orchestration.lib.dbt import dbt_project
 from orchestration.lib.model_assets import (
@@ -141,16 +141,20 @@ def build_models(config: Config) -> list[dg.AssetsDefinition]:
 
 def models_due(settings: Settings, tags: Mapping[str, str]) -> list[str]:
     """The models a run with these tags trains: the training asset's own decision
-    (retrain_reason), taken before the run."""
+    (retrain_reason), taken before the run. A model whose promoted version cannot be trusted is
+    due: its training step then fails naming what is wrong, as it did before this choice."""
     now = datetime.now(UTC).replace(tzinfo=None)
     every_days = settings.config.models.retrain_every_days
-    return [
-        entry.model.name
-        for entry in model_entries(settings.config)
-        if retrain_reason(
-            promoted_model(settings.model_dir, entry.model.name), every_days, tags, now
-        )
-    ]
+    due = []
+    for entry in model_entries(settings.config):
+        try:
+            current = promoted_model(settings.model_dir, entry.model.name)
+        except UntrustedModelError:
+            due.append(entry.model.name)
+            continue
+        if retrain_reason(current, every_days, tags, now):
+            due.append(entry.model.name)
+    return due
 
 
 def training_only(graph: Any) -> set[dg.AssetKey]:
