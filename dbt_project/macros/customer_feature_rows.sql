@@ -41,9 +41,14 @@ customer_snapshots as (
     inner join snapshots on customers.signup_at < snapshots.cutoff_at
 ),
 
+-- Each *_stats below joins its rows to the few snapshot dates by time (a range join against at
+-- most var feature_snapshots rows) and groups by the row's own customer; the final select keeps
+-- the customers signed up by each date. Joining every customer's snapshot rows by customer_id
+-- first cost more, on the 300k shop side by side (medians of 4, the same rows built):
+-- customer_features 4.1 s against 3.1 s, customer_feature_snapshots 7.7 s against 6.7 s.
 order_stats as (
     select
-        s.customer_id,
+        o.customer_id,
         s.as_of_date,
         count(*) filter (where o.is_purchase) as frequency,
         count(*) filter (where o.is_revenue) as completed_orders,
@@ -65,15 +70,14 @@ order_stats as (
         count(*) filter (
             where o.is_purchase and o.ordered_at >= s.cutoff_at - interval 365 day
         ) as orders_365d
-    from customer_snapshots as s
-    inner join orders as o
-        on o.customer_id = s.customer_id and o.ordered_at < s.cutoff_at
-    group by s.customer_id, s.as_of_date
+    from orders as o
+    inner join snapshots as s on o.ordered_at < s.cutoff_at
+    group by o.customer_id, s.as_of_date
 ),
 
 item_stats as (
     select
-        s.customer_id,
+        i.customer_id,
         s.as_of_date,
         avg(i.unit_price) as avg_unit_price,
         coalesce(sum(i.net_amount) filter (where i.is_revenue), 0) as item_revenue
@@ -82,15 +86,15 @@ item_stats as (
             where i.is_revenue and i.category = '{{ category.name | replace("'", "''") }}'
         ), 0) as spend_{{ category.slug }}
         {%- endfor %}
-    from customer_snapshots as s
-    inner join items as i
-        on i.customer_id = s.customer_id and i.ordered_at < s.cutoff_at and i.is_purchase
-    group by s.customer_id, s.as_of_date
+    from items as i
+    inner join snapshots as s on i.ordered_at < s.cutoff_at
+    where i.is_purchase
+    group by i.customer_id, s.as_of_date
 ),
 
 activity_stats as (
     select
-        s.customer_id,
+        a.customer_id,
         s.as_of_date,
         max(a.activity_date) as last_session_date,
         cast(sum(a.sessions) filter (where a.activity_date > s.as_of_date - 30) as bigint) as sessions_30d,
@@ -106,10 +110,9 @@ activity_stats as (
             as purchase_sessions_30d,
         cast(sum(a.purchase_sessions) filter (where a.activity_date > s.as_of_date - 90) as bigint)
             as purchase_sessions_90d
-    from customer_snapshots as s
-    inner join activity as a
-        on a.customer_id = s.customer_id and a.activity_date <= s.as_of_date
-    group by s.customer_id, s.as_of_date
+    from activity as a
+    inner join snapshots as s on a.activity_date <= s.as_of_date
+    group by a.customer_id, s.as_of_date
 ),
 
 -- The first purchase of each product and of each category by each customer: a snapshot's
@@ -135,29 +138,27 @@ first_purchases as (
 
 distinct_stats as (
     select
-        s.customer_id,
+        f.customer_id,
         s.as_of_date,
         count(*) filter (where f.kind = 'product') as distinct_products,
         count(*) filter (where f.kind = 'category') as distinct_categories
-    from customer_snapshots as s
-    inner join first_purchases as f
-        on f.customer_id = s.customer_id and f.first_ordered_at < s.cutoff_at
-    group by s.customer_id, s.as_of_date
+    from first_purchases as f
+    inner join snapshots as s on f.first_ordered_at < s.cutoff_at
+    group by f.customer_id, s.as_of_date
 ),
 
 -- Reviews written before the cutoff: how many, how good, how long ago.
 review_stats as (
     select
-        s.customer_id,
+        r.customer_id,
         s.as_of_date,
         count(*) as review_count,
         avg(r.rating) as mean_rating,
         avg(case when r.rating <= 2 then 1.0 else 0.0 end) as low_rating_share,
         max(r.review_date) as last_review_date
-    from customer_snapshots as s
-    inner join reviews as r
-        on r.customer_id = s.customer_id and r.reviewed_at < s.cutoff_at
-    group by s.customer_id, s.as_of_date
+    from reviews as r
+    inner join snapshots as s on r.reviewed_at < s.cutoff_at
+    group by r.customer_id, s.as_of_date
 ),
 
 final as (
