@@ -112,6 +112,11 @@ class CustomerModel(ABC):
     name: ClassVar[str]  # the model's name: its folder of versions and its asset key
     train_inputs: ClassVar[tuple[str, ...]]  # input frames `train` reads
     score_inputs: ClassVar[tuple[str, ...]]  # input frames `score` reads
+    # True when a customer's scores depend only on the saved model and the customer, not on the
+    # score inputs' other columns (a recommender scores from the purchases it was fitted on):
+    # while the promoted version stays the same, a refresh scores only the customers of its one
+    # score input without scores yet, and drops those no longer in it.
+    scores_fixed_per_customer: ClassVar[bool] = False
 
     @abstractmethod
     def skip_reason(self, readiness: Mapping[str, Any]) -> str | None:

@@ -136,7 +136,8 @@ class RecommenderModel(CustomerModel):
 
     name = "recommender"
     train_inputs = ("customer_product_interactions", "customer_features")
-    score_inputs = ("customer_features",)
+    score_inputs = ("customer_features",)  # only its customer ids
+    scores_fixed_per_customer = True
 
     def __init__(
         self, k: int = 10, already_bought: bool = True, first_day: str | None = None

@@ -2,13 +2,16 @@
 shared model result type."""
 
 import json
+from types import SimpleNamespace
 
+import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
 
-from ml.base import TrainResult
+from ml.base import CustomerModel, ScoreResult, TrainResult
 from orchestration.lib.dbt import dbt_project
+from orchestration.lib.model_assets import ModelEntry, _score_new_customers, _scored_at
 from orchestration.lib.scores import exported_tables, scored_table_contract, write_scores
 
 
@@ -96,6 +99,79 @@ def test_scores_are_written_with_the_declared_columns_and_types(contract):
         assert conn.execute("select count(*) from scores.recommendations").fetchone()[0] == 0
         with pytest.raises(ValueError, match="contract"):
             write_scores(conn, "recommendations", frame.drop(columns="score"), columns)
+
+
+class _FixedPerCustomer(CustomerModel):
+    """Scores that depend only on the customer; remembers whom it was asked to score."""
+
+    name = "fixed"
+    train_inputs = ()
+    score_inputs = ("customer_features",)
+    scores_fixed_per_customer = True
+
+    def __init__(self) -> None:
+        self.asked: list[list[str]] = []
+
+    def skip_reason(self, readiness):
+        return None
+
+    def train(self, frames, current):
+        raise NotImplementedError
+
+    def score(self, saved, frames):
+        ids = frames["customer_features"]["customer_id"]
+        self.asked.append(list(ids))
+        return ScoreResult(
+            pd.DataFrame(
+                {
+                    "customer_id": ids,
+                    "rank": 1,
+                    "product_id": "p-" + ids,
+                    "score": 0.5,
+                    "model": "x",
+                }
+            )
+        )
+
+
+def test_scores_fixed_per_customer_score_only_new_customers_while_the_version_is_kept(contract):
+    """A recommender's scores depend only on its version and the customer: a refresh scores the
+    customers without rows, drops those gone from the features and keeps the others' rows; a
+    table of another version, or with other columns, is left for a whole rescoring."""
+    columns = contract["recommendations"]
+    model = _FixedPerCustomer()
+    entry = ModelEntry(model, "recommendations", frozenset(), "", "")
+    version = SimpleNamespace(version="v1", load=lambda: None)
+    features = dg.AssetKey(["marts", "customer_features"])
+
+    def table(conn):
+        return conn.execute(
+            "select customer_id, product_id, model_version from scores.recommendations order by 1"
+        ).fetchall()
+
+    with duckdb.connect() as conn:
+        conn.execute("create schema marts")
+        conn.execute(
+            "create table marts.customer_features as select * from (values ('c1'), "
+            "('c2'), ('c3'), ('c4')) as t (customer_id)"
+        )
+        earlier = pd.DataFrame({"customer_id": ["c1", "c2", "gone"]})
+        scored = model.score(None, {"customer_features": earlier})
+        write_scores(conn, "recommendations", _scored_at(scored.scores, version), columns)
+        model.asked.clear()
+
+        done = _score_new_customers(conn, entry, version, columns, features)
+        assert model.asked == [["c3", "c4"]]
+        assert "scored the 2 customer(s)" in done and "dropped the 1 " in done
+        assert table(conn) == [(c, f"p-{c}", "v1") for c in ("c1", "c2", "c3", "c4")]
+        assert _score_new_customers(conn, entry, version, columns, features) is not None
+        assert model.asked == [["c3", "c4"]]  # nothing new: not asked again
+
+        newer = SimpleNamespace(version="v2", load=lambda: None)
+        assert _score_new_customers(conn, entry, newer, columns, features) is None
+        conn.execute("alter table scores.recommendations drop column score")
+        assert _score_new_customers(conn, entry, version, columns, features) is None
+        assert len(table(conn)) == 4
 
 
 def _result(baselines: dict[str, float], current: float | None = None) -> TrainResult:

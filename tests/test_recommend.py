@@ -137,6 +137,23 @@ def test_same_input_gives_same_recommendations(structured, name):
 
 
 @pytest.mark.parametrize("name", list(recommenders.CANDIDATES))
+def test_a_customers_recommendations_do_not_depend_on_who_else_is_scored(structured, name):
+    """What lets a refresh score only the new customers while the version is unchanged
+    (RecommenderModel.scores_fixed_per_customer)."""
+    model = recommenders.build_recommender(name).fit(structured)
+    everyone = [f"c{c:04d}" for c in range(400)] + ["half_a0", "half_b3", "stranger"]
+    some = ["c0003", "half_b3", "stranger", "c0398"]
+    together = model.recommend(everyone, 6)
+    together = together[together["customer_id"].isin(some)]
+    alone = model.recommend(some, 6)
+    key = ["customer_id", "rank"]
+    pd.testing.assert_frame_equal(
+        together.sort_values(key).reset_index(drop=True),
+        alone.sort_values(key).reset_index(drop=True),
+    )
+
+
+@pytest.mark.parametrize("name", list(recommenders.CANDIDATES))
 def test_a_saved_model_recommends_the_same(structured, name, tmp_path):
     model = recommenders.build_recommender(name).fit(structured)
     joblib.dump(model, tmp_path / "model.joblib")

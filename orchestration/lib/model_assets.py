@@ -20,8 +20,8 @@ import dagster as dg
 from ml.base import CannotTrain, CustomerModel, ScoreResult, TrainResult
 from ml.registry import ModelVersion, promote, promoted_model, save_model, version_time
 from orchestration.lib.model_runs import record_model_run
-from orchestration.lib.scores import write_scores
-from orchestration.lib.warehouse import WarehouseResource, read_asset, table_metadata
+from orchestration.lib.scores import has_declared_columns, write_scores
+from orchestration.lib.warehouse import WarehouseResource, identifier, read_asset, table_metadata
 from orchestration.settings import (
     DUCKDB_POOL,
     RETRAIN_JOB,
@@ -238,6 +238,55 @@ def _read_frames(conn: Any, keys: Mapping[str, dg.AssetKey]) -> dict[str, "pd.Da
     return {name: read_asset(conn, key) for name, key in keys.items()}
 
 
+def _scored_at(scores: "pd.DataFrame", version: ModelVersion) -> "pd.DataFrame":
+    return scores.assign(
+        model_version=version.version, scored_at=datetime.now(UTC).replace(tzinfo=None)
+    )
+
+
+def _score_new_customers(
+    conn: Any, entry: ModelEntry, version: ModelVersion, columns: list, source: dg.AssetKey
+) -> str | None:
+    """Scores fixed per customer (CustomerModel.scores_fixed_per_customer), when the table holds
+    rows of the promoted `version` only, with its declared columns: delete the rows of the
+    customers no longer in the score input `source`, score the customers of `source` without
+    rows and append them, in one transaction; what was done, for the metadata. None, with the
+    table untouched, when it must be scored whole."""
+    table = entry.scores_table
+    if not has_declared_columns(conn, table, columns):
+        return None
+    target = f"{identifier(SCORES_SCHEMA)}.{identifier(table)}"
+    versions = conn.execute(f"select distinct model_version from {target}").fetchall()
+    if versions != [(version.version,)]:
+        return None
+    inputs = ".".join(identifier(part) for part in source.path)
+    conn.begin()
+    try:
+        dropped = conn.execute(
+            f"delete from {target} as scored where not exists "
+            f"(select 1 from {inputs} as current where current.customer_id = scored.customer_id)"
+        ).fetchone()[0]
+        new = read_asset(
+            conn,
+            source,
+            where=f"not exists (select 1 from {target} as scored "
+            f"where scored.customer_id = {inputs}.customer_id)",
+        )
+        if len(new):
+            (name,) = entry.model.score_inputs
+            scored = entry.model.score(version.load(), {name: new})
+            write_scores(conn, table, _scored_at(scored.scores, version), columns, append=True)
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    return (
+        f"version {version.version} unchanged: scored the {len(new):,} customer(s) of "
+        f"{source.to_user_string()} without scores, dropped the {dropped:,} no longer in it; "
+        "the others keep their rows"
+    )
+
+
 def build_model_assets(
     entry: ModelEntry,
     key_for: Callable[[str], dg.AssetKey],
@@ -253,6 +302,11 @@ def build_model_assets(
     score_keys = {input_name: key_for(input_name) for input_name in model.score_inputs}
     key = model_asset_key(name)
     columns = contract[entry.scores_table]
+    if model.scores_fixed_per_customer and len(score_keys) != 1:
+        raise ValueError(
+            f"{name}: scores fixed per customer are kept per customer of one score input; it "
+            f"declares {list(score_keys)}"
+        )
 
     def skip_reason(conn: Any) -> str | None:
         return model.skip_reason(read_asset(conn, readiness).iloc[0].to_dict())
@@ -326,11 +380,16 @@ def build_model_assets(
                 context.log.warning(f"Skipped: {reason}")
                 metadata = table_metadata(conn, SCORES_SCHEMA, entry.scores_table)
                 return dg.MaterializeResult(metadata={**metadata, "skipped": reason})
+            if model.scores_fixed_per_customer:
+                (source,) = score_keys.values()
+                if done := _score_new_customers(conn, entry, version, columns, source):
+                    context.log.info(done)
+                    metadata = table_metadata(conn, SCORES_SCHEMA, entry.scores_table)
+                    return dg.MaterializeResult(
+                        metadata={**metadata, "model_version": version.version, "scored": done}
+                    )
             scored: ScoreResult = model.score(version.load(), _read_frames(conn, score_keys))
-            frame = scored.scores.assign(
-                model_version=version.version, scored_at=datetime.now(UTC).replace(tzinfo=None)
-            )
-            write_scores(conn, entry.scores_table, frame, columns)
+            write_scores(conn, entry.scores_table, _scored_at(scored.scores, version), columns)
             metadata = table_metadata(conn, SCORES_SCHEMA, entry.scores_table)
         return dg.MaterializeResult(
             metadata={

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from orchestration.lib.warehouse import identifier
+from orchestration.lib.warehouse import identifier, table_columns
 from orchestration.settings import SCORES_SCHEMA
 
 if TYPE_CHECKING:
@@ -55,28 +55,54 @@ def exported_tables(manifest_path: Path) -> list[str]:
     return [*scored_table_contract(manifest_path), *models]
 
 
-def write_scores(
-    conn: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame | None, columns: Sequence
-) -> None:
-    """Replace scores.`table` with `frame` in one statement, with exactly the declared columns,
-    cast to their declared types (a missing or extra column is an error); None = empty table."""
-    target = f"{identifier(SCORES_SCHEMA)}.{identifier(table)}"
-    conn.execute(f"create schema if not exists {identifier(SCORES_SCHEMA)}")
-    if frame is None:
-        definition = ", ".join(f"{identifier(name)} {dtype}" for name, dtype in columns)
-        conn.execute(f"create or replace table {target} ({definition})")
-        return
+def _select_declared(frame: pd.DataFrame, table: str, columns: Sequence) -> str:
+    """The select of `frame`'s declared columns cast to their declared types (registered as
+    _scores_to_write); a missing or extra column is an error."""
     declared = [name for name, _ in columns]
     if sorted(frame.columns) != sorted(declared):
         raise ValueError(
             f"scores.{table}: the model wrote columns {sorted(frame.columns)}, the contract "
             f"(dbt source scores.{table}) declares {sorted(declared)}"
         )
-    select = ", ".join(
+    casts = ", ".join(
         f"cast({identifier(name)} as {dtype}) as {identifier(name)}" for name, dtype in columns
     )
+    return f"select {casts} from _scores_to_write"
+
+
+def write_scores(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pd.DataFrame | None,
+    columns: Sequence,
+    append: bool = False,
+) -> None:
+    """Replace scores.`table` with `frame` in one statement (`append`: add its rows to the
+    table), with exactly the declared columns, cast to their declared types (a missing or extra
+    column is an error); None = empty table."""
+    target = f"{identifier(SCORES_SCHEMA)}.{identifier(table)}"
+    conn.execute(f"create schema if not exists {identifier(SCORES_SCHEMA)}")
+    if frame is None:
+        definition = ", ".join(f"{identifier(name)} {dtype}" for name, dtype in columns)
+        conn.execute(f"create or replace table {target} ({definition})")
+        return
+    select = _select_declared(frame, table, columns)
     conn.register("_scores_to_write", frame)
     try:
-        conn.execute(f"create or replace table {target} as select {select} from _scores_to_write")
+        if append:
+            conn.execute(f"insert into {target} by name {select}")
+        else:
+            conn.execute(f"create or replace table {target} as {select}")
     finally:
         conn.unregister("_scores_to_write")
+
+
+def has_declared_columns(conn: duckdb.DuckDBPyConnection, table: str, columns: Sequence) -> bool:
+    """True when scores.`table` exists with exactly the declared columns and types, in order."""
+    definition = ", ".join(f"{identifier(name)} {dtype}" for name, dtype in columns)
+    conn.execute(f"create or replace temp table _declared_scores ({definition})")
+    try:
+        declared = table_columns(conn, "main", "_declared_scores")
+    finally:
+        conn.execute("drop table _declared_scores")
+    return table_columns(conn, SCORES_SCHEMA, table) == declared

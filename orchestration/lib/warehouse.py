@@ -165,9 +165,11 @@ def table_metadata(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> 
 READ_CHUNK_VECTORS = 100
 
 
-def read_asset(conn: duckdb.DuckDBPyConnection, key: dg.AssetKey) -> pd.DataFrame:
+def read_asset(
+    conn: duckdb.DuckDBPyConnection, key: dg.AssetKey, where: str | None = None
+) -> pd.DataFrame:
     """The warehouse table of an asset (key `<schema>/<table>`) as a pandas frame, in the order
-    its rows are stored. The dbt models the ML steps read end with `order by` their key, and
+    its rows are stored (only the rows that `where`, a SQL condition, keeps). The dbt models the ML steps read end with `order by` their key, and
     DuckDB keeps a table's insertion order when reading it (`preserve_insertion_order`), so the
     same table always gives the same frame (models trained on the same rows in a different order
     can differ, e.g. k-means initialisation); tests/test_read_asset.py checks those tables are
@@ -179,7 +181,9 @@ def read_asset(conn: duckdb.DuckDBPyConnection, key: dg.AssetKey) -> pd.DataFram
     import pandas as pd
 
     schema, table = key.path
-    result = conn.execute(f"select * from {identifier(schema)}.{identifier(table)}")
+    result = conn.execute(
+        f"select * from {identifier(schema)}.{identifier(table)} where {where or 'true'}"
+    )
     chunks = [result.fetch_df_chunk(READ_CHUNK_VECTORS)]
     while len(chunks[-1]):
         chunks.append(result.fetch_df_chunk(READ_CHUNK_VECTORS))
