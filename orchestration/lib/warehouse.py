@@ -169,15 +169,16 @@ def read_asset(
     conn: duckdb.DuckDBPyConnection, key: dg.AssetKey, where: str | None = None
 ) -> pd.DataFrame:
     """The warehouse table of an asset (key `<schema>/<table>`) as a pandas frame, in the order
-    its rows are stored (only the rows that `where`, a SQL condition, keeps). The dbt models the ML steps read end with `order by` their key, and
-    DuckDB keeps a table's insertion order when reading it (`preserve_insertion_order`), so the
-    same table always gives the same frame (models trained on the same rows in a different order
-    can differ, e.g. k-means initialisation); tests/test_read_asset.py checks those tables are
-    stored sorted. Sorting here instead held DuckDB's sort of the whole table beside the frame: on
-    300k customers' interactions (a 0.77 GiB frame) the read peaked 2.43 GiB above the process's
-    start and left it 2.08 GiB larger, in 5.9 s; without, 1.59 GiB and 1.17 GiB, in 4.3 s.
-    Fetched READ_CHUNK_VECTORS of DuckDB's vectors at a time: DuckDB then holds one chunk of the
-    result beside the frame, not the whole result."""
+    its rows are stored (only the rows that `where`, a SQL condition, keeps). The dbt models the
+    ML steps read end with `order by` their key, and DuckDB keeps a table's insertion order when
+    reading it (`preserve_insertion_order`), so the same table always gives the same frame
+    (models trained on the same rows in a different order can differ, e.g. k-means
+    initialisation); tests/test_read_asset.py checks those tables are stored sorted. Sorting
+    here instead held DuckDB's sort of the whole table beside the frame: on 300k customers'
+    interactions (a 0.77 GiB frame) the read peaked 2.43 GiB above the process's start and left
+    it 2.08 GiB larger, in 5.9 s; without, 1.59 GiB and 1.17 GiB, in 4.3 s. Fetched
+    READ_CHUNK_VECTORS of DuckDB's vectors at a time: DuckDB then holds one chunk of the result
+    beside the frame, not the whole result."""
     import pandas as pd
 
     schema, table = key.path
