@@ -142,7 +142,7 @@ def test_scores_fixed_per_customer_score_only_new_customers_while_the_version_is
     model = _FixedPerCustomer()
     entry = ModelEntry(model, "recommendations", frozenset(), "", "")
     version = SimpleNamespace(version="v1", load=lambda: None)
-    features = dg.AssetKey(["marts", "customer_features"])
+    features = {"customer_features": dg.AssetKey(["marts", "customer_features"])}
 
     def table(conn):
         return conn.execute(

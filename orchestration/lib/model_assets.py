@@ -20,7 +20,7 @@ import dagster as dg
 from ml.base import CannotTrain, CustomerModel, ScoreResult, TrainResult
 from ml.registry import ModelVersion, promote, promoted_model, save_model, version_time
 from orchestration.lib.model_runs import record_model_run
-from orchestration.lib.scores import has_declared_columns, write_scores
+from orchestration.lib.scores import has_declared_columns, scores_relation, write_scores
 from orchestration.lib.warehouse import WarehouseResource, identifier, read_asset, table_metadata
 from orchestration.settings import (
     DUCKDB_POOL,
@@ -245,17 +245,22 @@ def _scored_at(scores: "pd.DataFrame", version: ModelVersion) -> "pd.DataFrame":
 
 
 def _score_new_customers(
-    conn: Any, entry: ModelEntry, version: ModelVersion, columns: list, source: dg.AssetKey
+    conn: Any,
+    entry: ModelEntry,
+    version: ModelVersion,
+    columns: list,
+    score_keys: Mapping[str, dg.AssetKey],
 ) -> str | None:
     """Scores fixed per customer (CustomerModel.scores_fixed_per_customer), when the table holds
     rows of the promoted `version` only, with its declared columns: delete the rows of the
-    customers no longer in the score input `source`, score the customers of `source` without
-    rows and append them, in one transaction; what was done, for the metadata. None, with the
-    table untouched, when it must be scored whole."""
+    customers no longer in the one score input, score the customers of that input without rows
+    and append them, in one transaction; what was done, for the metadata. None, with the table
+    untouched, when it must be scored whole."""
+    ((name, source),) = score_keys.items()
     table = entry.scores_table
     if not has_declared_columns(conn, table, columns):
         return None
-    target = f"{identifier(SCORES_SCHEMA)}.{identifier(table)}"
+    target = scores_relation(table)
     versions = conn.execute(f"select distinct model_version from {target}").fetchall()
     if versions != [(version.version,)]:
         return None
@@ -273,7 +278,6 @@ def _score_new_customers(
             f"where scored.customer_id = {inputs}.customer_id)",
         )
         if len(new):
-            (name,) = entry.model.score_inputs
             scored = entry.model.score(version.load(), {name: new})
             write_scores(conn, table, _scored_at(scored.scores, version), columns, append=True)
         conn.commit()
@@ -380,14 +384,14 @@ def build_model_assets(
                 context.log.warning(f"Skipped: {reason}")
                 metadata = table_metadata(conn, SCORES_SCHEMA, entry.scores_table)
                 return dg.MaterializeResult(metadata={**metadata, "skipped": reason})
-            if model.scores_fixed_per_customer:
-                (source,) = score_keys.values()
-                if done := _score_new_customers(conn, entry, version, columns, source):
-                    context.log.info(done)
-                    metadata = table_metadata(conn, SCORES_SCHEMA, entry.scores_table)
-                    return dg.MaterializeResult(
-                        metadata={**metadata, "model_version": version.version, "scored": done}
-                    )
+            if model.scores_fixed_per_customer and (
+                done := _score_new_customers(conn, entry, version, columns, score_keys)
+            ):
+                context.log.info(done)
+                metadata = table_metadata(conn, SCORES_SCHEMA, entry.scores_table)
+                return dg.MaterializeResult(
+                    metadata={**metadata, "model_version": version.version, "scored": done}
+                )
             scored: ScoreResult = model.score(version.load(), _read_frames(conn, score_keys))
             write_scores(conn, entry.scores_table, _scored_at(scored.scores, version), columns)
             metadata = table_metadata(conn, SCORES_SCHEMA, entry.scores_table)

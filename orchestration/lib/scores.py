@@ -55,6 +55,16 @@ def exported_tables(manifest_path: Path) -> list[str]:
     return [*scored_table_contract(manifest_path), *models]
 
 
+def scores_relation(table: str) -> str:
+    """scores.`table`, quoted for SQL."""
+    return f"{identifier(SCORES_SCHEMA)}.{identifier(table)}"
+
+
+def _definition(columns: Sequence) -> str:
+    """The declared columns as a table definition (`name type, ...`)."""
+    return ", ".join(f"{identifier(name)} {dtype}" for name, dtype in columns)
+
+
 def _select_declared(frame: pd.DataFrame, table: str, columns: Sequence) -> str:
     """The select of `frame`'s declared columns cast to their declared types (registered as
     _scores_to_write); a missing or extra column is an error."""
@@ -80,11 +90,10 @@ def write_scores(
     """Replace scores.`table` with `frame` in one statement (`append`: add its rows to the
     table), with exactly the declared columns, cast to their declared types (a missing or extra
     column is an error); None = empty table."""
-    target = f"{identifier(SCORES_SCHEMA)}.{identifier(table)}"
+    target = scores_relation(table)
     conn.execute(f"create schema if not exists {identifier(SCORES_SCHEMA)}")
     if frame is None:
-        definition = ", ".join(f"{identifier(name)} {dtype}" for name, dtype in columns)
-        conn.execute(f"create or replace table {target} ({definition})")
+        conn.execute(f"create or replace table {target} ({_definition(columns)})")
         return
     select = _select_declared(frame, table, columns)
     conn.register("_scores_to_write", frame)
@@ -99,8 +108,7 @@ def write_scores(
 
 def has_declared_columns(conn: duckdb.DuckDBPyConnection, table: str, columns: Sequence) -> bool:
     """True when scores.`table` exists with exactly the declared columns and types, in order."""
-    definition = ", ".join(f"{identifier(name)} {dtype}" for name, dtype in columns)
-    conn.execute(f"create or replace temp table _declared_scores ({definition})")
+    conn.execute(f"create or replace temp table _declared_scores ({_definition(columns)})")
     try:
         declared = table_columns(conn, "main", "_declared_scores")
     finally:
