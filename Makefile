@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 MANIFEST := dbt_project/target/manifest.json
 # Files and folders (a folder changes when a model is added or removed).
-DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/dbt_project.yml dbt_project/profiles.yml 2>/dev/null)
+DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/tests dbt_project/dbt_project.yml dbt_project/profiles.yml 2>/dev/null)
 
 # The deployment config: `make run CONFIG=configs/online_retail_ii.yml` (default: the synthetic shop).
 CONFIG ?= configs/synthetic.yml
