@@ -15,16 +15,19 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The days this command refreshes, as a filter on a date column (`true` when it refreshes every
-    day): the incremental models rebuild those days (partition_filter), and column_rules tests
-    with a `window` check only those days' rows. -#}
+{#- The days this command refreshes, as a filter on a date or timestamp column (`true` when it
+    refreshes every day): the incremental models rebuild those days (partition_filter), and
+    column_rules tests with a `window` check only those days' rows. A half-open range, not
+    `between`: on a timestamp it covers the whole last day, and on a column of a table (or of a
+    view that passes it through) DuckDB skips the row groups outside it, where a filter on
+    `cast(column as date)` reads every row. -#}
 {% macro run_window(column) -%}
     {#- Read only when a node runs: an env_var() read while dbt parses is recorded, and a
         changed value makes dbt parse the nodes that read it again on the next command. -#}
     {%- set start = var('partition_start', env_var('SHOP_PARTITION_START', '') if execute else '') -%}
     {%- set end = var('partition_end', env_var('SHOP_PARTITION_END', '') if execute else '') -%}
     {%- if start -%}
-        {{ column }} between cast('{{ start }}' as date) and cast('{{ end }}' as date)
+        ({{ column }} >= cast('{{ start }}' as date) and {{ column }} < cast('{{ end }}' as date) + 1)
     {%- else -%}
         true
     {%- endif -%}

@@ -7,7 +7,9 @@
 {#- Browsing of known customers, one row per customer and day: the unit the feature windows sum over. -#}
 with events as (
     select * from {{ ref('stg_shop__web_events') }}
-    where customer_id is not null
+    -- The days refreshed, on the raw table's own column: DuckDB skips the other days' row groups
+    -- (a filter on the derived event_date, or on activity_date after the group by, reads them all).
+    where customer_id is not null and {{ partition_filter('event_at') }}
 ),
 
 event_types as (
@@ -46,4 +48,3 @@ daily as (
 )
 
 select * from daily
-where {{ partition_filter('activity_date') }}

@@ -12,7 +12,9 @@
       references       columns whose non-null values exist in the same-named column of another
                        model or seed (dbt's relationships; the value is the relation, e.g.
                        "ref('dim_customers')");
-      window           the row's day (a date column or expression): a command that refreshes
+      window           the row's day or time (a date or timestamp column or expression; a
+                       column the model passes through from a table lets DuckDB skip the
+                       other days' rows instead of reading all of them): a command that refreshes
                        some days (Dagster's partitions; macro run_window) checks the rules on
                        those days' rows only (and the rows without a day), and the keys that
                        occur in them against the whole table. The other days' rows were checked
