@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import duckdb
@@ -243,11 +242,13 @@ def test_dbt_in_the_step_process_reports_failures_stops_and_releases_the_warehou
         dbt_resource.cli(["run-operation", "no_such_macro"], target_path=target).wait()
     released()
 
-    # A full parse takes several seconds of Python; an interrupt one second in ends it unfinished.
+    # A full parse takes a second or more of Python; an interrupt as soon as dbt has printed its
+    # first line ends it unfinished (a fixed delay would not: in a process that already ran dbt,
+    # such as a worker that made the session's pipeline run, a parse can end within a second).
     parsing = dbt_resource.cli(
         ["parse", "--no-partial-parse"], target_path=tmp_path / "parse", raise_on_error=False
     )
-    time.sleep(1)
+    assert parsing.process.stdout.readline()  # dbt has started
     parsing.process.send_signal(signal.SIGINT)
     assert parsing.process.wait(timeout=60) == 2
     assert not (tmp_path / "parse" / "manifest.json").exists()
