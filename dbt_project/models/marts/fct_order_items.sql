@@ -8,8 +8,10 @@ with items as (
     select * from {{ ref('int_order_items') }}
 ),
 
+-- The orders of the days built, from the table fct_orders already holds them in (built first):
+-- int_orders, a view, would group every order line of every day to find them.
 orders as (
-    select * from {{ ref('int_orders') }}
+    select * from {{ ref('fct_orders') }}
 ),
 
 products as (
