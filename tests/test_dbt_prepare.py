@@ -61,6 +61,16 @@ def test_a_manifest_is_current_until_a_file_of_the_project_changes(tmp_path):
         _touch(tmp_path / "dbt" / generated)
     os.utime(models, (_now() - 100, _now() - 100))  # the __pycache__ folder was made in models
     assert manifest_is_current(project)
+    # ... but a folder of the project's own named like one of dbt's is
+    (models / "logs").mkdir()
+    (models / "logs" / "web_logs.sql").write_text("select 1 as one\n")
+    os.utime(models, (_now() - 100, _now() - 100))
+    os.utime(models / "logs", (_now() - 100, _now() - 100))
+    assert not manifest_is_current(project)
+    (models / "logs" / "web_logs.sql").unlink()
+    (models / "logs").rmdir()
+    os.utime(models, (_now() - 100, _now() - 100))
+    assert manifest_is_current(project)
 
     _touch(models / "first.sql")  # an edit
     assert not manifest_is_current(project)

@@ -29,8 +29,10 @@ from packaging.version import Version
 
 from orchestration.settings import DBT_PROJECT_DIR
 
-# Folders written by dbt and Python, not by whoever edits the project.
-GENERATED_DIRS = ("target", "logs", "dbt_packages", "__pycache__")
+# Folders of the project's top level that dbt writes (its target, logs and installed packages),
+# and Python's caches at any depth: not written by whoever edits the project.
+DBT_OUTPUT_DIRS = ("target", "logs", "dbt_packages")
+PYTHON_CACHE_DIR = "__pycache__"
 
 
 def manifest_is_current(project: DbtProject) -> bool:
@@ -40,15 +42,18 @@ def manifest_is_current(project: DbtProject) -> bool:
     if not manifest.exists():
         return False
     written = manifest.stat().st_mtime
-    stack = [Path(project.project_dir)]
+    root = Path(project.project_dir)
+    skipped = {root / name for name in DBT_OUTPUT_DIRS}
+    stack = [root]
     while stack:
         for entry in os.scandir(stack.pop()):
-            if entry.name in GENERATED_DIRS and entry.is_dir():
+            path = Path(entry.path)
+            if entry.is_dir() and (path in skipped or entry.name == PYTHON_CACHE_DIR):
                 continue
             if entry.stat().st_mtime > written:
                 return False
             if entry.is_dir():
-                stack.append(Path(entry.path))
+                stack.append(path)
     return True
 
 
