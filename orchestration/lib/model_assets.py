@@ -21,7 +21,12 @@ from ml.base import CannotTrain, CustomerModel, ScoreResult, TrainResult
 from ml.registry import ModelVersion, promote, promoted_model, save_model, version_time
 from orchestration.lib.model_runs import record_model_run
 from orchestration.lib.scores import has_declared_columns, scores_relation, write_scores
-from orchestration.lib.warehouse import WarehouseResource, identifier, read_asset, table_metadata
+from orchestration.lib.warehouse import (
+    WarehouseResource,
+    asset_relation,
+    read_asset,
+    table_metadata,
+)
 from orchestration.settings import (
     DUCKDB_POOL,
     RETRAIN_JOB,
@@ -264,7 +269,7 @@ def _score_new_customers(
     versions = conn.execute(f"select distinct model_version from {target}").fetchall()
     if versions != [(version.version,)]:
         return None
-    inputs = ".".join(identifier(part) for part in source.path)
+    inputs = asset_relation(source)  # the relation read_asset reads, named in `where`
     conn.begin()
     try:
         dropped = conn.execute(

@@ -165,6 +165,12 @@ def table_metadata(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> 
 READ_CHUNK_VECTORS = 100
 
 
+def asset_relation(key: dg.AssetKey) -> str:
+    """The warehouse table of an asset (key `<schema>/<table>`), quoted for SQL."""
+    schema, table = key.path
+    return f"{identifier(schema)}.{identifier(table)}"
+
+
 def read_asset(
     conn: duckdb.DuckDBPyConnection, key: dg.AssetKey, where: str | None = None
 ) -> pd.DataFrame:
@@ -181,10 +187,7 @@ def read_asset(
     beside the frame, not the whole result."""
     import pandas as pd
 
-    schema, table = key.path
-    result = conn.execute(
-        f"select * from {identifier(schema)}.{identifier(table)} where {where or 'true'}"
-    )
+    result = conn.execute(f"select * from {asset_relation(key)} where {where or 'true'}")
     chunks = [result.fetch_df_chunk(READ_CHUNK_VECTORS)]
     while len(chunks[-1]):
         chunks.append(result.fetch_df_chunk(READ_CHUNK_VECTORS))
