@@ -21,7 +21,7 @@ import re
 
 import duckdb
 
-from landing.sql import identifier
+from landing.sql import identifier, relation
 from landing.tables import (
     CUSTOMER_COLUMN,
     LOAD_LOG_TABLE,
@@ -45,15 +45,14 @@ def erased_sql(column: str, schema: str = "raw") -> str:
     """SQL that is true when `column` (a customer id) is on the erasure list; binds $erasure_salt."""
     return (
         f"({column} is not null and sha256($erasure_salt || chr(31) || trim(cast({column} as "
-        f"varchar))) in (select customer_hash from {identifier(schema)}."
-        f"{identifier(ERASURE_TABLE)}))"
+        f"varchar))) in (select customer_hash from {relation(schema, ERASURE_TABLE)}))"
     )
 
 
 def ensure_erasure_table(conn: duckdb.DuckDBPyConnection, schema: str = "raw") -> None:
     conn.execute(f"create schema if not exists {identifier(schema)}")
     conn.execute(
-        f"create table if not exists {identifier(schema)}.{identifier(ERASURE_TABLE)} ("
+        f"create table if not exists {relation(schema, ERASURE_TABLE)} ("
         "customer_hash varchar primary key, erased_at timestamp)"
     )
 
@@ -66,9 +65,7 @@ def erasure_count(conn: duckdb.DuckDBPyConnection, schema: str = "raw") -> int:
     ).fetchone()
     if not exists:
         return 0
-    return conn.execute(
-        f"select count(*) from {identifier(schema)}.{identifier(ERASURE_TABLE)}"
-    ).fetchone()[0]
+    return conn.execute(f"select count(*) from {relation(schema, ERASURE_TABLE)}").fetchone()[0]
 
 
 def record_erasure(
@@ -78,15 +75,12 @@ def record_erasure(
     ensure_erasure_table(conn, schema)
     digest = erasure_hash(customer_id, salt)
     (known,) = conn.execute(
-        f"select count(*) from {identifier(schema)}.{identifier(ERASURE_TABLE)} "
-        "where customer_hash = ?",
+        f"select count(*) from {relation(schema, ERASURE_TABLE)} where customer_hash = ?",
         [digest],
     ).fetchone()
     if known:
         return False
-    conn.execute(
-        f"insert into {identifier(schema)}.{identifier(ERASURE_TABLE)} values (?, now())", [digest]
-    )
+    conn.execute(f"insert into {relation(schema, ERASURE_TABLE)} values (?, now())", [digest])
     return True
 
 
@@ -101,7 +95,7 @@ def erase_from_raw(
     customer_id = customer_id.strip()
     ensure_raw_tables(conn, schema)  # a warehouse loaded before rows_erased existed gets it
     params = {"customer_id": customer_id}
-    load_log = f"{identifier(schema)}.{identifier(LOAD_LOG_TABLE)}"
+    load_log = relation(schema, LOAD_LOG_TABLE)
     affected: dict[str, int] = {}
 
     def move_to_erased(table: str, counted: str, removed: str) -> None:
@@ -122,7 +116,7 @@ def erase_from_raw(
     for table in TABLES:
         if CUSTOMER_COLUMN not in _columns(conn, schema, table):
             continue
-        target = f"{identifier(schema)}.{identifier(table)}"
+        target = relation(schema, table)
         if table in ERASED_KEPT:
             statement = f"update {target} set {CUSTOMER_COLUMN} = null where {match}"
         else:
@@ -134,7 +128,7 @@ def erase_from_raw(
             )
             statement = f"delete from {target} where {match}"
         affected[table] = conn.execute(statement, params).fetchone()[0]
-    quarantine = f"{identifier(schema)}.{identifier(QUARANTINE_TABLE)}"
+    quarantine = relation(schema, QUARANTINE_TABLE)
     theirs = f"trim(record ->> '{CUSTOMER_COLUMN}') = $customer_id"
     for table in TABLES:
         if table in ERASED_KEPT:  # quarantined order lines stay, without the customer id

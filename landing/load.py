@@ -41,7 +41,7 @@ from landing.read import (
     window_keys,
     written_rows,
 )
-from landing.sql import identifier
+from landing.sql import identifier, relation
 from landing.tables import (
     CUSTOMER_COLUMN,
     FILE_COUNT_TABLE,
@@ -120,7 +120,7 @@ def _ensure_column_types(
     ).fetchone()
     if current == "BIGINT":
         conn.execute(
-            f"alter table {identifier(schema)}.{identifier(table)} alter column quantity "
+            f"alter table {relation(schema, table)} alter column quantity "
             f"type {FRACTIONAL_QUANTITY_TYPE}"
         )
 
@@ -194,13 +194,13 @@ def load_source(
         )
     if spec.timestamp is None:
         window = None
-    target = f"{identifier(schema)}.{identifier(table)}"
-    quarantine = f"{identifier(schema)}.{identifier(QUARANTINE_TABLE)}"
-    load_log = f"{identifier(schema)}.{identifier(LOAD_LOG_TABLE)}"
+    target = relation(schema, table)
+    quarantine = relation(schema, QUARANTINE_TABLE)
+    load_log = relation(schema, LOAD_LOG_TABLE)
     conn.execute(f"set TimeZone = '{config.timezone}'")  # a validated IANA zone name
     ensure_raw_tables(conn, schema)
     _ensure_column_types(conn, schema, table, columns)
-    file_counts = f"{identifier(schema)}.{identifier(FILE_COUNT_TABLE)}"
+    file_counts = relation(schema, FILE_COUNT_TABLE)
     fingerprints = {path: file_fingerprint(path) for path in files}
     previous = dict(
         conn.execute(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from landing.sql import identifier
+from landing.sql import relation
 from landing.tables import FILE_COUNT_TABLE, LOAD_LOG_TABLE, QUARANTINE_TABLE
 
 # How the independent count is compared; the reconciliation check can show it in its metadata.
@@ -38,16 +38,16 @@ def _independent_count_problems(
             fc.rows_read_by_loader, fc.rows_in_window, fc.window_start, fc.window_end,
             (select coalesce(sum(log.rows_loaded + log.rows_quarantined
                 + coalesce(log.rows_erased, 0)), 0)
-             from {identifier(schema)}.{identifier(LOAD_LOG_TABLE)} log
+             from {relation(schema, LOAD_LOG_TABLE)} log
              where log.source_table = fc.source_table and log.source_file = fc.source_file
                and (fc.window_start is null or log.partition_day is null
                     or log.partition_day between fc.window_start and fc.window_end)),
             (select count(*)
-             from {identifier(schema)}.{identifier(LOAD_LOG_TABLE)} log
+             from {relation(schema, LOAD_LOG_TABLE)} log
              where log.source_table = fc.source_table and log.source_file = fc.source_file
                and (fc.window_start is null or log.partition_day is null
                     or log.partition_day between fc.window_start and fc.window_end))
-        from {identifier(schema)}.{identifier(FILE_COUNT_TABLE)} fc
+        from {relation(schema, FILE_COUNT_TABLE)} fc
         where fc.source_table = ?
         order by 1
         """,
@@ -85,13 +85,13 @@ def reconcile(conn: duckdb.DuckDBPyConnection, table: str, schema: str = "raw") 
         f"""
         select log.source_file, log.partition_day, log.rows_read, log.rows_loaded,
             log.rows_quarantined, coalesce(log.rows_erased, 0),
-            (select count(*) from {identifier(schema)}.{identifier(table)} t
+            (select count(*) from {relation(schema, table)} t
              where t._source_file = log.source_file
                and t._partition_day is not distinct from log.partition_day),
-            (select count(*) from {identifier(schema)}.{identifier(QUARANTINE_TABLE)} q
+            (select count(*) from {relation(schema, QUARANTINE_TABLE)} q
              where q.source_table = log.source_table and q.source_file = log.source_file
                and q.partition_day is not distinct from log.partition_day)
-        from {identifier(schema)}.{identifier(LOAD_LOG_TABLE)} log
+        from {relation(schema, LOAD_LOG_TABLE)} log
         where log.source_table = ?
         order by 1, 2
         """,

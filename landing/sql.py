@@ -13,3 +13,8 @@ def identifier(name: str) -> str:
     if not _IDENTIFIER.match(name):
         raise ValueError(f"Not a valid table or column name: {name!r}")
     return f'"{name}"'
+
+
+def relation(schema: str, table: str) -> str:
+    """Return `schema.table` quoted for SQL, each part checked by `identifier`."""
+    return f"{identifier(schema)}.{identifier(table)}"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from landing.config import CANONICAL_COLUMNS, Source
-from landing.sql import identifier
+from landing.sql import identifier, relation
 from landing.vocabulary import event_types, order_statuses
 
 QUARANTINE_TABLE = "quarantine"
@@ -167,7 +167,7 @@ def column_types(table: str, source: Source | None = None) -> dict[str, str]:
 def raw_table_ddl(schema: str, table: str, source: Source | None = None) -> str:
     columns = {**column_types(table, source), **LINEAGE_COLUMNS}
     listed = ", ".join(f"{identifier(name)} {kind}" for name, kind in columns.items())
-    return f"create table if not exists {identifier(schema)}.{identifier(table)} ({listed})"
+    return f"create table if not exists {relation(schema, table)} ({listed})"
 
 
 def ensure_raw_tables(conn: duckdb.DuckDBPyConnection, schema: str) -> None:
@@ -176,25 +176,24 @@ def ensure_raw_tables(conn: duckdb.DuckDBPyConnection, schema: str) -> None:
     for table in CANONICAL_COLUMNS:
         conn.execute(raw_table_ddl(schema, table))
     conn.execute(
-        f"create table if not exists {identifier(schema)}.{identifier(QUARANTINE_TABLE)} ("
+        f"create table if not exists {relation(schema, QUARANTINE_TABLE)} ("
         "source_table varchar, source_file varchar, row_number bigint, partition_day date, "
         "reason varchar, record json, quarantined_at timestamp)"
     )
     conn.execute(
-        f"create table if not exists {identifier(schema)}.{identifier(LOAD_LOG_TABLE)} ("
+        f"create table if not exists {relation(schema, LOAD_LOG_TABLE)} ("
         "source_table varchar, source_file varchar, partition_day date, rows_read bigint, "
         "rows_loaded bigint, rows_quarantined bigint, loaded_at timestamp, warnings varchar)"
     )
     # warnings: what was tolerated in the file (see LoadReport.warnings); added to a load log
     # created before it existed.
     conn.execute(
-        f"alter table {identifier(schema)}.{identifier(LOAD_LOG_TABLE)} "
-        "add column if not exists warnings varchar"
+        f"alter table {relation(schema, LOAD_LOG_TABLE)} add column if not exists warnings varchar"
     )
     # rows_erased: rows of customers on the erasure list (landing/erasure.py), neither loaded nor
     # quarantined: rows_read = rows_loaded + rows_quarantined + rows_erased.
     conn.execute(
-        f"alter table {identifier(schema)}.{identifier(LOAD_LOG_TABLE)} "
+        f"alter table {relation(schema, LOAD_LOG_TABLE)} "
         "add column if not exists rows_erased bigint default 0"
     )
     # rows_in_file: the independent count (null: not countable, count_note says why);
@@ -202,7 +201,7 @@ def ensure_raw_tables(conn: duckdb.DuckDBPyConnection, schema: str) -> None:
     # rows_in_window: those of them in the load's window (all of them when the load covered the
     # file); window_start/window_end: the load's days (null: every day).
     conn.execute(
-        f"create table if not exists {identifier(schema)}.{identifier(FILE_COUNT_TABLE)} ("
+        f"create table if not exists {relation(schema, FILE_COUNT_TABLE)} ("
         "source_table varchar, source_file varchar, rows_in_file bigint, counted_by varchar, "
         "count_note varchar, rows_read_by_loader bigint, rows_in_window bigint, "
         "window_start date, window_end date, counted_at timestamp)"
@@ -210,6 +209,6 @@ def ensure_raw_tables(conn: duckdb.DuckDBPyConnection, schema: str) -> None:
     # fingerprint: the file's size and modification time at that load (landing.read
     # file_fingerprint); a file whose fingerprint changed is reloaded on every day.
     conn.execute(
-        f"alter table {identifier(schema)}.{identifier(FILE_COUNT_TABLE)} "
+        f"alter table {relation(schema, FILE_COUNT_TABLE)} "
         "add column if not exists fingerprint varchar"
     )

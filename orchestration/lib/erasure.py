@@ -31,7 +31,7 @@ import duckdb
 
 from landing import ensure_raw_tables
 from landing.erasure import ERASED_KEPT, erase_from_raw, erasure_hash, record_erasure
-from landing.sql import identifier
+from landing.sql import identifier, relation
 from ml.registry import PROMOTED
 from orchestration.lib.warehouse import export_table, table_columns
 from orchestration.settings import RAW_SCHEMA, SCORES_SCHEMA
@@ -123,7 +123,7 @@ def _erase_downstream(
     conn: duckdb.DuckDBPyConnection, customer_id: str, report: ErasureReport
 ) -> None:
     for schema, table, ids, order_level in customer_tables(conn):
-        target = f"{identifier(schema)}.{identifier(table)}"
+        target = relation(schema, table)
         name = f"{schema}.{table}"
         if order_level:
             rows = 0
@@ -275,7 +275,7 @@ def warehouse_traces(conn: duckdb.DuckDBPyConnection, values: Iterable[str]) -> 
             text = f"cast({identifier(column)} as varchar)"
             for value in values:
                 (rows,) = conn.execute(
-                    f"select count(*) from {identifier(schema)}.{identifier(table)} "
+                    f"select count(*) from {relation(schema, table)} "
                     f"where contains({text}, ?) and regexp_matches({text}, ?)",
                     [value, _word(value)],
                 ).fetchone()

@@ -61,7 +61,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from landing.sql import identifier
+from landing.sql import identifier, relation
 from landing.tables import PERSONAL_COLUMNS as PERSONAL
 
 if TYPE_CHECKING:
@@ -345,7 +345,7 @@ class Selection:
 
 def _table_sql(table: str) -> str:
     schema, name = table.split(".")
-    return f"{identifier(schema)}.{identifier(name)}"
+    return relation(schema, name)
 
 
 def _is_base_table(conn: duckdb.DuckDBPyConnection, table: str) -> bool:

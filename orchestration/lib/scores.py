@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from orchestration.lib.warehouse import identifier, table_columns
+from landing.sql import identifier, relation
+from orchestration.lib.warehouse import table_columns
 from orchestration.settings import SCORES_SCHEMA
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def exported_tables(manifest_path: Path) -> list[str]:
 
 def scores_relation(table: str) -> str:
     """scores.`table`, quoted for SQL."""
-    return f"{identifier(SCORES_SCHEMA)}.{identifier(table)}"
+    return relation(SCORES_SCHEMA, table)
 
 
 def _definition(columns: Sequence) -> str:

@@ -14,7 +14,7 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from landing.sql import identifier
+from landing.sql import identifier, relation
 
 if TYPE_CHECKING:  # pandas loads in the steps that read frames, not with the definitions
     import pandas as pd
@@ -149,7 +149,7 @@ def table_columns(
 
 def table_metadata(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[str, object]:
     """Row count and column schema of a warehouse table, as Dagster metadata."""
-    target = f"{identifier(schema)}.{identifier(table)}"
+    target = relation(schema, table)
     rows = conn.execute(f"select count(*) from {target}").fetchone()[0]
     columns = table_columns(conn, schema, table)
     return {
@@ -168,7 +168,7 @@ READ_CHUNK_VECTORS = 100
 def asset_relation(key: dg.AssetKey) -> str:
     """The warehouse table of an asset (key `<schema>/<table>`), quoted for SQL."""
     schema, table = key.path
-    return f"{identifier(schema)}.{identifier(table)}"
+    return relation(schema, table)
 
 
 def read_asset(
@@ -222,8 +222,6 @@ def export_table(conn: duckdb.DuckDBPyConnection, schema: str, table: str, path:
         raise ValueError(f"{path}: exports are .csv or .parquet")
     temporary = path.with_name(path.name + ".tmp")
     target = str(temporary).replace("'", "''")
-    conn.execute(
-        f"copy (select {select} from {identifier(schema)}.{identifier(table)}) to '{target}' ({options})"
-    )
+    conn.execute(f"copy (select {select} from {relation(schema, table)}) to '{target}' ({options})")
     temporary.replace(path)
     return path

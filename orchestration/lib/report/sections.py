@@ -32,7 +32,7 @@ from orchestration.lib.report.tables import (
     _not_built,
     _Source,
     _source,
-    _target,
+    scores_relation,
 )
 from orchestration.settings import SCORES_SCHEMA
 
@@ -96,7 +96,7 @@ def segments_section(conn: duckdb.DuckDBPyConnection, fmt: Formats, charts: _Cha
     if source is None:
         return section
     frame = conn.execute(
-        f"select * from {_target('segment_profiles')} "
+        f"select * from {scores_relation('segment_profiles')} "
         "order by segment_type, customers desc, segment"
     ).df()
     extra = [c for c in frame.columns if c not in SEGMENT_PROFILE_COLUMNS]
@@ -192,7 +192,7 @@ def audiences_section(conn: duckdb.DuckDBPyConnection, fmt: Formats, charts: _Ch
     )
     if source is None:
         return section
-    target = _target("audiences")
+    target = scores_relation("audiences")
     summary = conn.execute(
         f"""
         select
@@ -277,7 +277,7 @@ def retention_section(conn: duckdb.DuckDBPyConnection, fmt: Formats, charts: _Ch
     if source is None:
         return section
     top = conn.execute(
-        f"select * from {_target('retention_list')} order by rank limit {TOP_RETENTION_ROWS}"
+        f"select * from {scores_relation('retention_list')} order by rank limit {TOP_RETENTION_ROWS}"
     ).df()
     section.facts = [("Customers on the list", fmt.count(source.rows))]
     coverage = _coverage(conn)
@@ -354,7 +354,7 @@ def _coverage(conn: duckdb.DuckDBPyConnection) -> dict[str, float] | None:
         return None
     row = conn.execute(
         f"select {', '.join(map(identifier, COVERAGE_COLUMNS))} "
-        f"from {_target('retention_list_coverage')} limit 1"
+        f"from {scores_relation('retention_list_coverage')} limit 1"
     ).fetchone()
     values = [float(v) if v is not None else None for v in row]
     size, covered, by_churn, ratio, total = values
@@ -388,7 +388,7 @@ def value_section(conn: duckdb.DuckDBPyConnection, fmt: Formats, charts: _Charts
         return section
     values = (
         conn.execute(
-            f"select coalesce(expected_revenue, 0) from {_target('customer_value')} order by 1 desc"
+            f"select coalesce(expected_revenue, 0) from {scores_relation('customer_value')} order by 1 desc"
         )
         .df()
         .iloc[:, 0]
@@ -397,7 +397,7 @@ def value_section(conn: duckdb.DuckDBPyConnection, fmt: Formats, charts: _Charts
     horizon = None
     if "horizon_days" in source.columns:
         horizon = conn.execute(
-            f"select max(horizon_days) from {_target('customer_value')}"
+            f"select max(horizon_days) from {scores_relation('customer_value')}"
         ).fetchone()[0]
     total = float(values.sum())
     top_n = max(1, int(np.ceil(len(values) * VALUE_TOP_SHARE)))
@@ -454,7 +454,7 @@ def recommendations_section(
     )
     if source is None:
         return section
-    target = _target("recommended_products")
+    target = scores_relation("recommended_products")
     # A fixed, spread-out sample of customers (by a hash of their id), so the same customers
     # show from one refresh to the next.
     rows = conn.execute(
@@ -527,7 +527,7 @@ def campaigns_section(conn: duckdb.DuckDBPyConnection, fmt: Formats, charts: _Ch
     if source is None:
         return section
     frame = conn.execute(
-        f"select * from {_target('campaign_results')} order by campaign_id, audience"
+        f"select * from {scores_relation('campaign_results')} order by campaign_id, audience"
     ).df()
     significant = int(frame["significant"].fillna(False).astype(bool).sum())
     section.facts = [

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from landing.sql import identifier
+from orchestration.lib.scores import scores_relation
 from orchestration.settings import SCORES_SCHEMA
 
 # The columns the report reads from each table: the contract with the models that write them.
@@ -113,10 +113,6 @@ def _existing_columns(conn: duckdb.DuckDBPyConnection, table: str) -> list[str] 
     return [name for (name,) in rows] or None
 
 
-def _target(table: str) -> str:
-    return f"{identifier(SCORES_SCHEMA)}.{identifier(table)}"
-
-
 def _require(table: str, columns: list[str], required: Sequence[str]) -> None:
     missing = [c for c in required if c not in columns]
     if missing:
@@ -144,7 +140,7 @@ def _source(conn: duckdb.DuckDBPyConnection, table: str, required: Sequence[str]
     if columns is None:
         return _Source(table, None, 0)
     _require(table, columns, required)
-    rows = conn.execute(f"select count(*) from {_target(table)}").fetchone()[0]
+    rows = conn.execute(f"select count(*) from {scores_relation(table)}").fetchone()[0]
     return _Source(table, columns, int(rows))
 
 
@@ -159,7 +155,9 @@ def _as_of(conn: duckdb.DuckDBPyConnection) -> str | None:
     for table in ("customer_value", "retention_list", "audiences"):
         columns = _existing_columns(conn, table)
         if columns and "as_of_date" in columns:
-            value = conn.execute(f"select max(as_of_date) from {_target(table)}").fetchone()[0]
+            value = conn.execute(
+                f"select max(as_of_date) from {scores_relation(table)}"
+            ).fetchone()[0]
             if value is not None:
                 return str(value)
     return None
