@@ -397,17 +397,23 @@ def load_source(
         shared = f"select {group} from keys group by all having count(*) > 1"
     conn.execute("begin transaction")
     try:
+        # The shared keys first: most loads have none, and then no row is read again to find
+        # the rows that have one (a second pass typing every row: 111 M web events, 1m shop).
+        keys = f"""
+            with {checked("_incoming")},
+            keys as not materialized (select {group}, _source_file, _row_number from checked)"""
+        conn.execute(*_bind(f"create or replace temp table _shared as {keys} {shared}", params))
+        (any_shared,) = conn.execute("select count(*) > 0 from _shared").fetchone()
         conn.execute(
             *_bind(
                 f"""
-                create or replace temp table _candidates as
-                with {checked("_incoming")},
-                keys as {"not materialized" if written else ""} (
-                    select {group}, _source_file, _row_number from checked
-                )
-                select _source_file, _row_number from keys k semi join ({shared}) r
+                create or replace temp table _candidates as {keys}
+                select _source_file, _row_number from keys k semi join _shared r
                 on {same("k", "r")}
-                """,
+                """
+                if any_shared
+                else "create or replace temp table _candidates as "
+                "select _source_file, _row_number from _incoming limit 0",
                 params,
             )
         )
