@@ -399,15 +399,17 @@ def load_source(
     try:
         # The shared keys first: most loads have none, and then no row is read again to find
         # the rows that have one (a second pass typing every row: 111 M web events, 1m shop).
-        keys = f"""
+        keyed_rows = f"""
             with {checked("_incoming")},
             keys as not materialized (select {group}, _source_file, _row_number from checked)"""
-        conn.execute(*_bind(f"create or replace temp table _shared as {keys} {shared}", params))
+        conn.execute(
+            *_bind(f"create or replace temp table _shared as {keyed_rows} {shared}", params)
+        )
         (any_shared,) = conn.execute("select count(*) > 0 from _shared").fetchone()
         conn.execute(
             *_bind(
                 f"""
-                create or replace temp table _candidates as {keys}
+                create or replace temp table _candidates as {keyed_rows}
                 select _source_file, _row_number from keys k semi join _shared r
                 on {same("k", "r")}
                 """
@@ -606,7 +608,14 @@ def load_source(
             "1, 20) from _classified where _note is not null and _reason is null "
             "group by 1 order by 1"
         ).fetchall()
-        for temporary in ("_classified", "_tally", "_duplicates", "_candidates", "_incoming"):
+        for temporary in (
+            "_classified",
+            "_tally",
+            "_duplicates",
+            "_candidates",
+            "_shared",
+            "_incoming",
+        ):
             conn.execute(f"drop table {temporary}")
         conn.execute("drop table if exists _window_keys")
         conn.execute("commit")
