@@ -31,23 +31,16 @@ def _project(folder: Path) -> DbtProject:
     (folder / "models" / "first.sql").write_text("select 1 as one\n")
     (folder / "target").mkdir()
     (folder / "target" / "manifest.json").write_text("{}")
-    _age(folder, 100)
-    os.utime(folder / "target" / "manifest.json", (_now() - 50, _now() - 50))
+    for path in [folder, *folder.rglob("*")]:
+        _age(path, 100)
+    _age(folder / "target" / "manifest.json", 50)
     return DbtProject(project_dir=folder, profiles_dir=folder)
 
 
-def _now() -> float:
-    return time.time()
-
-
-def _age(folder: Path, seconds: float) -> None:
-    """Every file and folder under `folder` last changed `seconds` before _now()."""
-    for path in [folder, *folder.rglob("*")]:
-        os.utime(path, (_now() - seconds, _now() - seconds))
-
-
-def _touch(path: Path) -> None:
-    os.utime(path, (_now(), _now()))
+def _age(path: Path, seconds: float = 100) -> None:
+    """`path` last changed `seconds` ago (0: now)."""
+    then = time.time() - seconds
+    os.utime(path, (then, then))
 
 
 def test_a_manifest_is_current_until_a_file_of_the_project_changes(tmp_path):
@@ -58,27 +51,27 @@ def test_a_manifest_is_current_until_a_file_of_the_project_changes(tmp_path):
     # dbt's and Python's output folders are not the project
     for generated in ("target/run", "logs", "dbt_packages/pkg", "models/__pycache__"):
         (tmp_path / "dbt" / generated).mkdir(parents=True)
-        _touch(tmp_path / "dbt" / generated)
-    os.utime(models, (_now() - 100, _now() - 100))  # the __pycache__ folder was made in models
+        _age(tmp_path / "dbt" / generated, 0)
+    _age(models)  # the __pycache__ folder was made in models
     assert manifest_is_current(project)
     # ... but a folder of the project's own named like one of dbt's is
     (models / "logs").mkdir()
     (models / "logs" / "web_logs.sql").write_text("select 1 as one\n")
-    os.utime(models, (_now() - 100, _now() - 100))
-    os.utime(models / "logs", (_now() - 100, _now() - 100))
+    _age(models)
+    _age(models / "logs")
     assert not manifest_is_current(project)
     (models / "logs" / "web_logs.sql").unlink()
     (models / "logs").rmdir()
-    os.utime(models, (_now() - 100, _now() - 100))
+    _age(models)
     assert manifest_is_current(project)
 
-    _touch(models / "first.sql")  # an edit
+    _age(models / "first.sql", 0)  # an edit
     assert not manifest_is_current(project)
 
-    os.utime(models / "first.sql", (_now() - 100, _now() - 100))
+    _age(models / "first.sql")
     assert manifest_is_current(project)
     (models / "first.sql").unlink()  # a removal: only the folder's time says so
-    os.utime(models, (_now(), _now()))
+    _age(models, 0)
     assert not manifest_is_current(project)
 
     project.manifest_path.unlink()

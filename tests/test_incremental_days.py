@@ -25,6 +25,11 @@ def _rows(conn: duckdb.DuckDBPyConnection, table: str, where: str) -> list[tuple
     return sorted(conn.execute(f"select * from {table} where {where}").fetchall(), key=repr)
 
 
+def _count_before(conn: duckdb.DuckDBPyConnection, table: str, day: str, first: object) -> int:
+    """Rows of `table` whose `day` is before `first`."""
+    return conn.execute(f"select count(*) from {table} where {day} < ?", [first]).fetchone()[0]
+
+
 @pytest.mark.slow
 def test_a_command_for_a_day_rebuilds_that_day_and_no_other(pipeline_run, tmp_path):
     assert pipeline_run.success
@@ -41,9 +46,7 @@ def test_a_command_for_a_day_rebuilds_that_day_and_no_other(pipeline_run, tmp_pa
             before[table] = {
                 "last": _rows(conn, table, f"{day} = date '{last}'"),
                 "previous": _rows(conn, table, f"{day} = date '{previous}'"),
-                "others": conn.execute(
-                    f"select count(*) from {table} where {day} < date '{previous}'"
-                ).fetchone()[0],
+                "others": _count_before(conn, table, day, previous),
             }
             assert before[table]["last"] and len(before[table]["previous"]) > 1, table
             # The last day: its rows gone, a stray row in their place (a copy of one of them).
@@ -74,9 +77,6 @@ def test_a_command_for_a_day_rebuilds_that_day_and_no_other(pipeline_run, tmp_pa
             after = _rows(conn, table, f"{day} = date '{previous}'")
             assert len(after) == len(before[table]["previous"]) - 1, table
             assert set(after) <= set(before[table]["previous"]), table
-            others = conn.execute(
-                f"select count(*) from {table} where {day} < date '{previous}'"
-            ).fetchone()[0]
-            assert others == before[table]["others"], table
+            assert _count_before(conn, table, day, previous) == before[table]["others"], table
             later = conn.execute(f"select count(*) from {table} where {day} > ?", [last])
             assert later.fetchone()[0] == 0, table
