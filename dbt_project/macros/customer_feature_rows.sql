@@ -18,7 +18,9 @@ orders as (
     select * from {{ ref('fct_orders') }}
 ),
 
-items as (
+-- Read where it is used: DuckDB would otherwise store this CTE, read twice, in full first
+-- (customer_features alone at 1m, 8.2 M purchased lines: 7.9 s stored, 7.1 s not).
+items as not materialized (
     select * from {{ ref('fct_order_items') }}
 ),
 
@@ -75,21 +77,37 @@ order_stats as (
     group by o.customer_id, s.as_of_date
 ),
 
-item_stats as (
+-- Lines per customer, date and category first, then one row per customer and date: the spend
+-- per category is read from a handful of rows per customer instead of testing every line against
+-- every category, and the categories bought are counted from the same rows.
+item_category_stats as (
     select
         i.customer_id,
         s.as_of_date,
-        avg(i.unit_price) as avg_unit_price,
-        coalesce(sum(i.net_amount) filter (where i.is_revenue), 0) as item_revenue
-    {%- for category in categories %},
-        coalesce(sum(i.net_amount) filter (
-            where i.is_revenue and i.category = '{{ category.name | replace("'", "''") }}'
-        ), 0) as spend_{{ category.slug }}
-        {%- endfor %}
+        i.category,
+        sum(i.unit_price) as unit_price_sum,
+        count(i.unit_price) as unit_prices,
+        sum(i.net_amount) filter (where i.is_revenue) as revenue
     from items as i
     inner join snapshots as s on i.ordered_at < s.cutoff_at
     where i.is_purchase
-    group by i.customer_id, s.as_of_date
+    group by i.customer_id, s.as_of_date, i.category
+),
+
+item_stats as (
+    select
+        c.customer_id,
+        c.as_of_date,
+        sum(c.unit_price_sum) / nullif(sum(c.unit_prices), 0) as avg_unit_price,
+        coalesce(sum(c.revenue), 0) as item_revenue,
+        count(c.category) as distinct_categories
+    {%- for category in categories %},
+        coalesce(sum(c.revenue) filter (
+            where c.category = '{{ category.name | replace("'", "''") }}'
+        ), 0) as spend_{{ category.slug }}
+        {%- endfor %}
+    from item_category_stats as c
+    group by c.customer_id, c.as_of_date
 ),
 
 activity_stats as (
@@ -115,33 +133,23 @@ activity_stats as (
     group by a.customer_id, s.as_of_date
 ),
 
--- The first purchase of each product and of each category by each customer: a snapshot's
--- distinct products and categories are those first bought before its cutoff (a count(distinct)
--- per snapshot holds every customer's products in memory at once, and cost several times more).
+-- The first purchase of each product by each customer: a snapshot's distinct products are those
+-- first bought before its cutoff (a count(distinct) per snapshot holds every customer's products
+-- in memory at once, and cost several times more). Categories, far fewer, are counted in item_stats.
 first_purchases as (
     select
         customer_id,
-        'product' as kind,
         min(ordered_at) as first_ordered_at
     from items
     where is_purchase and product_id is not null
     group by customer_id, product_id
-    union all
-    select
-        customer_id,
-        'category' as kind,
-        min(ordered_at) as first_ordered_at
-    from items
-    where is_purchase and category is not null
-    group by customer_id, category
 ),
 
 distinct_stats as (
     select
         f.customer_id,
         s.as_of_date,
-        count(*) filter (where f.kind = 'product') as distinct_products,
-        count(*) filter (where f.kind = 'category') as distinct_categories
+        count(*) as distinct_products
     from first_purchases as f
     inner join snapshots as s on f.first_ordered_at < s.cutoff_at
     group by f.customer_id, s.as_of_date
@@ -195,7 +203,7 @@ final as (
         o.units / nullif(o.frequency, 0) as avg_units_per_order,
         i.avg_unit_price,
         coalesce(d.distinct_products, 0) as distinct_products,
-        coalesce(d.distinct_categories, 0) as distinct_categories,
+        coalesce(i.distinct_categories, 0) as distinct_categories,
         date_diff('day', act.last_session_date, s.as_of_date) as days_since_last_session,
         coalesce(act.sessions_30d, 0) as sessions_30d,
         coalesce(act.sessions_90d, 0) as sessions_90d,
