@@ -198,7 +198,10 @@ def read_asset(
 
 # A text cell starting with one of these is run as a formula by spreadsheet programs (CSV
 # injection); CSV exports prefix such cells with an apostrophe, which displays them as text.
-SPREADSHEET_FORMULA_START = r"^[=+\-@\t\r]"
+SPREADSHEET_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# The test on a cell's first character, as SQL (a regular expression cost 1.1 s more on the 1m
+# shop's 10 M recommended products, 5.8 s against 4.7 s).
+_FORMULA_START_SQL = ", ".join(f"chr({ord(character)})" for character in SPREADSHEET_FORMULA_START)
 
 
 def export_table(conn: duckdb.DuckDBPyConnection, schema: str, table: str, path: Path) -> Path:
@@ -206,11 +209,9 @@ def export_table(conn: duckdb.DuckDBPyConnection, schema: str, table: str, path:
     readers never see a half-written file. CSV text cells are escaped against formula injection."""
     columns = table_columns(conn, schema, table)
     if path.suffix == ".csv":
-        escaped = (
-            "case when regexp_matches({c}, '{pattern}') then chr(39) || {c} else {c} end as {c}"
-        )
+        escaped = "case when left({c}, 1) in ({starts}) then chr(39) || {c} else {c} end as {c}"
         select = ", ".join(
-            escaped.format(c=identifier(name), pattern=SPREADSHEET_FORMULA_START)
+            escaped.format(c=identifier(name), starts=_FORMULA_START_SQL)
             if dtype == "VARCHAR"
             else identifier(name)
             for name, dtype in columns
