@@ -12,8 +12,10 @@ re-loading a day replaces exactly that day. Rows that belong to no day (an unrea
 unparseable, too old or future timestamp) are re-recorded each time their file is read. From a
 Parquet file unchanged since the previous load, a window's load reads only the rows it writes and
 those sharing their key (landing/read.py WindowRows).
-Source column names are validated by the config and quoted; file paths, formats and other values
-are always bound parameters, never spliced into SQL.
+Source column names are validated by the config and quoted; formats and other values are always
+bound parameters, never spliced into SQL, and so are file paths, but for the view over the Parquet
+files the passes read (landing/read.py incoming_view), which holds each path as a quoted string
+literal (landing/sql.py string_literal).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from landing.config import Config
 from landing.count import FileCount, scan_source_file
 from landing.erasure import ERASED_KEPT, erased_sql, erasure_count
 from landing.read import (
+    FileRead,
     SourceError,
     WindowRows,
     _bind,
@@ -37,7 +40,9 @@ from landing.read import (
     _timestamp_params,
     _typed,
     file_fingerprint,
+    incoming_view,
     native_types,
+    other_file_error,
     window_keys,
     written_rows,
 )
@@ -210,6 +215,10 @@ def load_source(
     # New or changed files are loaded on every day; so is everything when nothing is recorded.
     changed = [path for path in files if previous.get(path) != fingerprints[path]]
     gone = sorted(set(previous) - set(files))
+    # The passes name a row's file by a number (see landing/read.py's _same_file), given in the
+    # paths' text order: ordering by number is ordering by path (the duplicate rules' order).
+    paths = sorted(files)
+    numbers = {path: number for number, path in enumerate(paths)}
     native = native_types(conn, config, table, files)
     params = _timestamp_params(source, config)
     ts = identifier(spec.timestamp) if spec.timestamp else None
@@ -234,7 +243,11 @@ def load_source(
         day = _partition_day(ts, config)
     written = ""  # the rows this load writes, when not all: the window's, changed files'
     if window and ts:
-        params |= {"window_start": window[0], "window_end": window[1], "changed": changed}
+        params |= {
+            "window_start": window[0],
+            "window_end": window[1],
+            "changed": [numbers[path] for path in changed],
+        }
         if not _whole_calendar(window, config, params["tomorrow"]):
             written = written_rows("_partition_day")
     # A day window reads from an unchanged Parquet file only the rows it writes and those
@@ -244,6 +257,7 @@ def load_source(
     if written and config.source_format(table) == "parquet":
         only = _window_rows(config, table, native, params)
     mapped: set[str] = set()
+    reads: dict[str, FileRead] = {}
     file_warnings: dict[str, list[str]] = {}
     partial_counts: dict[str, int] = {}  # files of which _incoming holds only some rows
     # Each file is also counted by a reader that is not the loader (landing/count.py), in a
@@ -257,17 +271,28 @@ def load_source(
         whole = [path for path in files if path not in partial]
         for index, path in enumerate(whole + partial):
             if partial and path == partial[0]:
-                window_keys(conn, config, table, partial, only, incoming=bool(whole))
+                window_keys(
+                    conn,
+                    config,
+                    table,
+                    {path: numbers[path] for path in partial},
+                    only,
+                    incoming=bool(whole),
+                    native=native,
+                )
             file_read = _read_file(
                 conn,
                 config,
                 table,
                 path,
+                numbers[path],
                 index == 0,
                 counting[path].result,
                 native,
                 only if path in partial else None,
             )
+            reads[path] = file_read
+            incoming_view(conn, reads.values())
             mapped |= file_read.columns
             file_warnings[path] = file_read.warnings
             if file_read.rows is not None:
@@ -275,6 +300,8 @@ def load_source(
         counts: dict[str, FileCount] = {
             path: future.result().count for path, future in counting.items()
         }
+    except duckdb.Error as error:
+        raise other_file_error(error, dict(enumerate(paths))) or error from None
     finally:
         counter.shutdown(wait=False, cancel_futures=True)  # on an error: count no further files
     # Customers on the erasure list: their rows are not loaded (order lines: without the id).
@@ -331,7 +358,7 @@ def load_source(
     key_rule = (
         f"when _rule is null and _copy = 1 and row_number() over (partition by "
         f"{', '.join(identifier(c) for c in key)}, _rule is null and _copy = 1 "
-        f"order by _source_file, _row_number) > 1 "
+        f"order by _file_number, _row_number) > 1 "
         f"then 'duplicate {'/'.join(key)} with different values'"
         if key
         else ""
@@ -346,7 +373,7 @@ def load_source(
                 select * {replaced_id}, {erased} as _erased from {rows}
             ),
             typed as (
-                select {typed}, {raw_values}, _source_file, _row_number, _reject, _note, _erased
+                select {typed}, {raw_values}, _file_number, _row_number, _reject, _note, _erased
                 from incoming
             ),
             checked as (
@@ -401,7 +428,7 @@ def load_source(
         # the rows that have one (a second pass typing every row: 111 M web events, 1m shop).
         keyed_rows = f"""
             with {checked("_incoming")},
-            keys as not materialized (select {group}, _source_file, _row_number from checked)"""
+            keys as not materialized (select {group}, _file_number, _row_number from checked)"""
         conn.execute(
             *_bind(f"create or replace temp table _shared as {keyed_rows} {shared}", params)
         )
@@ -410,12 +437,12 @@ def load_source(
             *_bind(
                 f"""
                 create or replace temp table _candidates as {keyed_rows}
-                select _source_file, _row_number from keys k semi join _shared r
+                select _file_number, _row_number from keys k semi join _shared r
                 on {same("k", "r")}
                 """
                 if any_shared
                 else "create or replace temp table _candidates as "
-                "select _source_file, _row_number from _incoming limit 0",
+                "select _file_number, _row_number from _incoming limit 0",
                 params,
             )
         )
@@ -423,13 +450,13 @@ def load_source(
             *_bind(
                 f"""
                 create or replace temp table _duplicates as
-                with {checked("_incoming semi join _candidates using (_source_file, _row_number)")},
+                with {checked("_incoming semi join _candidates using (_file_number, _row_number)")},
                 ranked as (
                     select *, row_number() over (
-                        partition by {data} order by _source_file, _row_number) as _copy
+                        partition by {data} order by _file_number, _row_number) as _copy
                     from checked
                 )
-                select _source_file, _row_number,
+                select _file_number, _row_number,
                     case when _copy > 1 then 'exact duplicate of an earlier row'
                          {key_rule}
                     end as _duplicate
@@ -445,17 +472,19 @@ def load_source(
                 f"""
                 create or replace temp table _tally as
                 with {checked("_incoming")}
-                select _source_file, _partition_day, {written or "true"} as _written,
+                select _file_number, _partition_day, {written or "true"} as _written,
                     count(*) as _rows
                 from checked group by all
                 """,
                 params,
             )
         )
-        read_by_loader = (
-            dict(conn.execute("select _source_file, sum(_rows) from _tally group by 1").fetchall())
-            | partial_counts
-        )
+        read_by_loader = {
+            paths[number]: rows
+            for number, rows in conn.execute(
+                "select _file_number, sum(_rows) from _tally group by 1"
+            ).fetchall()
+        } | partial_counts
         # Only the rows that are not simply loaded (quarantined, erased or loaded with a note) are
         # kept in _classified, and the raw table gets the other rows straight from _incoming: a
         # temp table of every row, then copied into the raw table, wrote every row twice, the
@@ -467,9 +496,9 @@ def load_source(
                 with {checked("_incoming")},
                 classified as (
                     select c.*, coalesce(c._rule, d._duplicate) as _reason
-                    from checked c left join _duplicates d using (_source_file, _row_number)
+                    from checked c left join _duplicates d using (_file_number, _row_number)
                 )
-                select _source_file, _row_number, _partition_day, _reason, _erased, _note,
+                select _file_number, _row_number, _partition_day, _reason, _erased, _note,
                     case when _reason is not null and not _erased then {record} end as _record
                 from classified
                 where (_reason is not null or _erased or _note is not null)
@@ -512,20 +541,21 @@ def load_source(
                 f"""
                 insert into {target}
                 with {checked("_incoming")}
-                select {data}, _source_file, _row_number, _partition_day, now() from checked
-                anti join (select _source_file, _row_number from _classified
-                    where _reason is not null or _erased) using (_source_file, _row_number)
+                select {data}, $paths[_file_number + 1], _row_number, _partition_day, now()
+                from checked
+                anti join (select _file_number, _row_number from _classified
+                    where _reason is not null or _erased) using (_file_number, _row_number)
                 {f"where {written}" if written else ""}
                 """,
-                params,
+                params | {"paths": paths},
             )
         )
         conn.execute(f"delete from {quarantine} where {scope}", scope_params)
         conn.execute(
-            f"insert into {quarantine} select ?, _source_file, _row_number, _partition_day, "
+            f"insert into {quarantine} select ?, ?[_file_number + 1], _row_number, _partition_day, "
             f"{scrubbed_sql('_reason')}, _record, now() from _classified "
-            "where _reason is not null and not _erased order by _source_file, _row_number",
-            [table],
+            "where _reason is not null and not _erased order by _file_number, _row_number",
+            [table, paths],
         )
         conn.execute(f"delete from {load_log} where {scope}", scope_params)
         # A file's warnings (what was tolerated) go on each of its rows in the load log, and
@@ -536,7 +566,7 @@ def load_source(
             insert into {load_log} (source_table, source_file, partition_day, rows_read,
                 rows_loaded, rows_quarantined, rows_erased, loaded_at, warnings)
             with exceptions as (
-                select _source_file, _partition_day,
+                select _file_number, _partition_day,
                     count(*) filter (where _reason is not null and not _erased) as quarantined,
                     count(*) filter (where _erased) as erased,
                     count(_note) filter (where _reason is null) as noted,
@@ -553,21 +583,28 @@ def load_source(
                         || array_to_string(e.lines, ', ')
                         || case when e.noted > 20 then ', ...' else '' end || ')'
                     end), '')
-            from (select unnest(?) as file, unnest(?) as warnings) f
-            left join (select * from _tally where _written) t on t._source_file = f.file
-            left join exceptions e on e._source_file = t._source_file
+            from (select unnest(?) as file, unnest(?) as number, unnest(?) as warnings) f
+            left join (select * from _tally where _written) t on t._file_number = f.number
+            left join exceptions e on e._file_number = t._file_number
                 and e._partition_day is not distinct from t._partition_day
             -- a file without rows in the window has no entry, unless it has no rows at all
-            where t._source_file is not null or f.file not in (select unnest(?))
+            where t._file_number is not null or f.file not in (select unnest(?))
             """,
-            [table, files, warned, [path for path, rows in read_by_loader.items() if rows]],
+            [
+                table,
+                files,
+                [numbers[path] for path in files],
+                warned,
+                [path for path, rows in read_by_loader.items() if rows],
+            ],
         )
         # The files of this load, each with its independent count (replacing the previous load's).
-        in_window = dict(
-            conn.execute(
-                "select _source_file, sum(_rows) from _tally where _written group by 1"
+        in_window = {
+            paths[number]: rows
+            for number, rows in conn.execute(
+                "select _file_number, sum(_rows) from _tally where _written group by 1"
             ).fetchall()
-        )
+        }
         conn.execute(f"delete from {file_counts} where source_table = ?", [table])
         conn.executemany(
             f"insert into {file_counts} (source_table, source_file, rows_in_file, counted_by, "
@@ -603,24 +640,39 @@ def load_source(
         ).fetchall():
             kind = reason_kind(reason)
             reasons[kind] = reasons.get(kind, 0) + rows
-        repaired = conn.execute(
-            "select _source_file, count(*), list_slice(list(_row_number order by _row_number), "
-            "1, 20) from _classified where _note is not null and _reason is null "
-            "group by 1 order by 1"
-        ).fetchall()
+        repaired = [
+            (paths[number], rows, lines)
+            for number, rows, lines in conn.execute(
+                "select _file_number, count(*), list_slice(list(_row_number order by "
+                "_row_number), 1, 20) from _classified where _note is not null and _reason is "
+                "null group by 1 order by 1"
+            ).fetchall()
+        ]
         for temporary in (
             "_classified",
             "_tally",
             "_duplicates",
             "_candidates",
             "_shared",
-            "_incoming",
+            "_incoming_rows",
         ):
             conn.execute(f"drop table {temporary}")
+        conn.execute("drop view _incoming")
         conn.execute("drop table if exists _window_keys")
+        # Each pass read the Parquet files that were not copied (FileRead.query) again: had one
+        # changed meanwhile, the passes could disagree about its rows.
+        for path, file_read in reads.items():
+            if file_read.query is not None and file_fingerprint(path) != fingerprints[path]:
+                raise SourceError(
+                    f"{path}: changed while it was being loaded (size and modification time "
+                    f"were {fingerprints[path]}, now {file_fingerprint(path)}); nothing was "
+                    "loaded: load again to read the new file"
+                )
         conn.execute("commit")
-    except Exception:
+    except Exception as error:
         conn.execute("rollback")
+        if isinstance(error, duckdb.Error):
+            raise other_file_error(error, dict(enumerate(paths))) or error from None
         raise
     warnings = (
         tuple(warning for path in files for warning in file_warnings.get(path, []))

@@ -18,3 +18,8 @@ def identifier(name: str) -> str:
 def relation(schema: str, table: str) -> str:
     """Return `schema.table` quoted for SQL, each part checked by `identifier`."""
     return f"{identifier(schema)}.{identifier(table)}"
+
+
+def string_literal(text: str) -> str:
+    """`text` as an SQL string literal, for SQL that cannot take bound parameters (a view)."""
+    return "'" + text.replace("'", "''") + "'"

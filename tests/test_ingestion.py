@@ -696,3 +696,60 @@ def test_parquet_files_that_store_a_column_in_different_types_are_read_as_text(t
         assert conn.execute("select ordered_at from raw.order_lines").fetchall() == [
             (datetime(2024, 3, 1, 10),)
         ]
+
+
+def test_a_parquet_file_changed_while_it_is_loaded_loads_nothing(tmp_path):
+    """A Parquet file read whole is read again by each of the loader's passes (it is not copied):
+    when it is rewritten between two of them, the load names the file, loads nothing and keeps
+    the previous load; the next load reads the new file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "landing").mkdir()
+    path = tmp_path / "landing" / "lines.parquet"
+
+    def deliver(order_ids: list[str]) -> None:
+        rows = len(order_ids)
+        pq.write_table(
+            pa.table(
+                {
+                    "order_id": order_ids,
+                    "customer_id": ["C1"] * rows,
+                    "ordered_at": [datetime(2024, 3, 1, 10)] * rows,
+                    "product_id": ["P1"] * rows,
+                    "quantity": [1] * rows,
+                    "unit_price": [2.0] * rows,
+                }
+            ),
+            path,
+        )
+
+    class RewrittenMidLoad:
+        """A connection that delivers a new file once the loader's first pass has read it."""
+
+        def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
+            self.conn, self.rewritten = conn, False
+
+        def execute(self, sql: str, *args):
+            result = self.conn.execute(sql, *args)
+            if "temp table _shared" in sql and not self.rewritten:
+                self.rewritten = True
+                deliver(["3", "4", "5", "7"])  # another size: seen whatever the clock
+            return result
+
+        def __getattr__(self, name: str):
+            return getattr(self.conn, name)
+
+    config = _typed_columns_config(tmp_path, "*.parquet", None)
+    deliver(["1", "2"])
+    with duckdb.connect() as conn:
+        load_source(conn, config, "order_lines")
+        deliver(["1", "2", "6"])  # a corrected delivery, rewritten again while it is loaded
+        with pytest.raises(SourceError, match=r"lines\.parquet: changed while it was being loaded"):
+            load_source(RewrittenMidLoad(conn), config, "order_lines")
+        orders = "select order_id from raw.order_lines order by 1"
+        assert conn.execute(orders).fetchall() == [("1",), ("2",)]
+        assert reconcile(conn, "order_lines") == []
+        load_source(conn, config, "order_lines")
+        assert conn.execute(orders).fetchall() == [("3",), ("4",), ("5",), ("7",)]
+        assert reconcile(conn, "order_lines") == []
