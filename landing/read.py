@@ -35,6 +35,8 @@ _MISMATCH = "landing: DuckDB read another file: "
 def _same_file(path: str, number: int) -> str:
     """SQL giving a row's file `number`, after checking that DuckDB read it from `path` (an error
     naming the file it read and the number, which other_file_error turns into a SourceError).
+    The check runs only in a query that reads the column: the loader's tally of every row by
+    file and day does, and so does file_days.
 
     The loader's passes name a row's file by this number (load_source), not by its path: the
     path on every row of 111 M web events (1m shop) made the copy of them spill 7.06 GiB to disk
@@ -66,7 +68,9 @@ def file_fingerprint(path: str | Path) -> str:
 
 def other_file_error(error: duckdb.Error, paths: Mapping[int, str]) -> SourceError | None:
     """The SourceError for a read that returned rows of another file than the one asked for, if
-    `error` was one (_same_file); `paths`: the load's files by number."""
+    `error` was one (_same_file); `paths`: the files by number. The check fails in whichever
+    statement first reads the rows (for a Parquet file, one of the loader's passes), so the
+    readers' callers (load_source, file_days) turn the error into this one."""
     message = str(error)
     if _MISMATCH not in message:
         return None
@@ -322,20 +326,17 @@ def _read_file(
         mapping = _mapping(table, source, found, path)
     else:
         rows, mapping = _parquet_rows(conn, config, table, path, number, native)
-    try:
-        if not is_csv:
-            if only is None:
-                return FileRead(set(mapping), query=rows)
-            return FileRead(set(mapping), rows=_read_window_rows(conn, columns, rows, only))
-        conn.execute("drop table if exists _rejects")
-        conn.execute("drop table if exists _reject_scans")
-        conn.execute(
-            f"create or replace temp table _file as select {_selected(table, mapping)}, "
-            f"{_same_file(path, number)} as _checked from {relation}",
-            params,
-        )
-    except duckdb.Error as error:
-        raise other_file_error(error, {number: path}) or error from None
+    if not is_csv:
+        if only is None:
+            return FileRead(set(mapping), query=rows)
+        return FileRead(set(mapping), rows=_read_window_rows(conn, columns, rows, only))
+    conn.execute("drop table if exists _rejects")
+    conn.execute("drop table if exists _reject_scans")
+    conn.execute(
+        f"create or replace temp table _file as select {_selected(table, mapping)}, "
+        f"{_same_file(path, number)} as _checked from {relation}",
+        params,
+    )
     other = conn.execute(
         "select file_path from _reject_scans where file_path is distinct from $path limit 1",
         {"path": path},
@@ -706,12 +707,16 @@ def file_days(config: Config, table: str, path: str) -> tuple[date, date] | None
         params = _timestamp_params(source, config)
         kind = CANONICAL_COLUMNS[table][spec.timestamp]
         parsed = _typed(spec.timestamp, kind, source, config, native.get(spec.timestamp))
-        first, last = conn.execute(
+        # count(_file_number): the file check (_same_file) runs only where the column is read.
+        first, last, _ = conn.execute(
             *_bind(
-                f"select cast(min({parsed}) as date), cast(max({parsed}) as date) from _incoming",
+                f"select cast(min({parsed}) as date), cast(max({parsed}) as date), "
+                "count(_file_number) from _incoming",
                 params,
             )
         ).fetchone()
+    except duckdb.Error as error:
+        raise other_file_error(error, {0: path}) or error from None
     finally:
         conn.close()
     return (first, last) if first is not None else None

@@ -21,7 +21,7 @@ from landing.count import (
     count_csv_rows,
     count_parquet_rows,
 )
-from landing.read import literal_path
+from landing.read import file_days, literal_path
 
 
 def _line(order: int, name: str = "ITEM", day: str = "2010-06-01") -> str:
@@ -74,18 +74,35 @@ def test_question_marks_and_stars_in_file_names_are_read_literally(conn, tmp_pat
     assert reconcile(conn, "order_lines") == []
 
 
-def test_rows_from_another_file_than_asked_for_fail_loudly(conn, tmp_path, monkeypatch):
-    """Without the escaping, DuckDB returns orders1.csv's rows for orders[1].csv: the file name
-    of each row is checked against the file asked for, and the load fails naming both."""
-    _write_lines(tmp_path / "landing" / "orders[1].csv", [_line(1)])
-    _write_lines(tmp_path / "landing" / "orders1.csv", [_line(2)])
-    config = load_config(_config(tmp_path, path="landing/orders*.csv"))
+def _write_parquet(path, lines: list[str], **options) -> None:
+    """The CSV lines (test_ingestion's source columns) as a Parquet file of text columns."""
+    names = HEADER.strip().split(",")
+    columns = list(zip(*(line.split(",") for line in lines), strict=True))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table(dict(zip(names, columns, strict=True))), path, **options)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_rows_from_another_file_than_asked_for_fail_loudly(conn, tmp_path, monkeypatch, fmt):
+    """Without the escaping, DuckDB returns orders1's rows for orders[1]: the file name of each
+    row is checked against the file asked for, and the load fails naming both; so does the
+    landing sensor's reading of a file's days (a Parquet file's rows are first read there, and
+    in the load by its passes, not where the file is opened)."""
+    write = _write_lines if fmt == "csv" else _write_parquet
+    write(tmp_path / "landing" / f"orders[1].{fmt}", [_line(1)])
+    write(tmp_path / "landing" / f"orders1.{fmt}", [_line(2)])
+    config = load_config(_config(tmp_path, path=f"landing/orders*.{fmt}", format=fmt))
     monkeypatch.setattr(landing.read, "literal_path", lambda path: path)
-    with pytest.raises(SourceError) as error:
-        load_source(conn, config, "order_lines")
-    message = str(error.value)
-    assert message.startswith(str(tmp_path / "landing" / "orders[1].csv") + ": asked DuckDB")
-    assert str(tmp_path / "landing" / "orders1.csv") in message
+    asked = str(tmp_path / "landing" / f"orders[1].{fmt}")
+    for read in (
+        lambda: load_source(conn, config, "order_lines"),
+        lambda: file_days(config, "order_lines", asked),
+    ):
+        with pytest.raises(SourceError) as error:
+            read()
+        message = str(error.value)
+        assert message.startswith(asked + ": asked DuckDB")
+        assert str(tmp_path / "landing" / f"orders1.{fmt}") in message
 
 
 UNBALANCED = [
@@ -138,12 +155,10 @@ def test_clean_csv_and_parquet_files_reconcile(conn, tmp_path):
     assert load_source(conn, csv_config, "order_lines").rows_loaded == 5
     assert reconcile(conn, "order_lines") == []
 
-    names = HEADER.strip().split(",")
-    columns = list(zip(*(line.split(",") for line in lines), strict=True))
     # A quote in the name too: the loader's passes read a Parquet file through a view, which
     # holds its path as an SQL string literal.
     parquet = tmp_path / "landing" / "o'brien lines[2].parquet"
-    pq.write_table(pa.table(dict(zip(names, columns, strict=True))), parquet, row_group_size=2)
+    _write_parquet(parquet, lines, row_group_size=2)
     config = load_config(_config(tmp_path, path="landing/*.parquet", format="parquet"))
     assert load_source(conn, config, "order_lines").rows_loaded == 5
     assert reconcile(conn, "order_lines") == []
