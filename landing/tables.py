@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from landing.config import CANONICAL_COLUMNS, Source
-from landing.sql import identifier, relation
+from landing.sql import identifier, relation, string_literal
 from landing.vocabulary import event_types, order_statuses
 
 QUARANTINE_TABLE = "quarantine"
@@ -40,8 +40,7 @@ def masked_sql(value: str) -> str:
 
 def scrubbed_sql(text: str) -> str:
     """SQL replacing every e-mail address in a text (a quarantine reason) by `***@***`."""
-    pattern = _EMAIL_IN_TEXT.replace("'", "''")
-    return f"regexp_replace({text}, '{pattern}', '***@***', 'g')"
+    return f"regexp_replace({text}, {string_literal(_EMAIL_IN_TEXT)}, '***@***', 'g')"
 
 
 LINEAGE_COLUMNS = {

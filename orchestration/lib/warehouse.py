@@ -14,7 +14,7 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from landing.sql import identifier, relation
+from landing.sql import identifier, relation, string_literal
 
 if TYPE_CHECKING:  # pandas loads in the steps that read frames, not with the definitions
     import pandas as pd
@@ -222,7 +222,7 @@ def export_table(conn: duckdb.DuckDBPyConnection, schema: str, table: str, path:
     else:
         raise ValueError(f"{path}: exports are .csv or .parquet")
     temporary = path.with_name(path.name + ".tmp")
-    target = str(temporary).replace("'", "''")
-    conn.execute(f"copy (select {select} from {relation(schema, table)}) to '{target}' ({options})")
+    target = string_literal(str(temporary))
+    conn.execute(f"copy (select {select} from {relation(schema, table)}) to {target} ({options})")
     temporary.replace(path)
     return path
