@@ -4,8 +4,6 @@ Small synthetic interaction tables with known structure (seconds in all), plus o
 of every candidate on a random 30,000 customers x 800 products table.
 """
 
-import time
-
 import joblib
 import numpy as np
 import pandas as pd
@@ -519,42 +517,3 @@ def test_evaluating_given_candidates_matches_evaluating_them_by_name(holdout_tab
     assert set(result) == {recommenders.ITEM_KNN, recommenders.POPULARITY}
     for name in result:
         assert result[name]["ndcg_at_5"] == pytest.approx(evaluation[name]["ndcg_at_5"])
-
-
-# --- timing ------------------------------------------------------------------------------------
-
-
-def _random_interactions(n_customers: int, n_products: int, n_rows: int) -> pd.DataFrame:
-    rng = np.random.default_rng(0)
-    p = 1.0 / np.arange(1, n_products + 1) ** 0.8
-    customers = rng.integers(0, n_customers, int(n_rows * 1.1))
-    products = rng.choice(n_products, len(customers), p=p / p.sum())
-    pairs = np.unique(customers.astype(np.int64) * n_products + products)
-    pairs = rng.permutation(pairs)[:n_rows]
-    n = len(pairs)
-    return pd.DataFrame(
-        {
-            "customer_id": pairs // n_products,
-            "product_id": pairs % n_products,
-            "purchases": rng.poisson(0.5, n),
-            "add_to_carts": rng.poisson(0.2, n),
-            "views": rng.poisson(1.5, n) + 1,
-        }
-    )
-
-
-@pytest.mark.slow
-def test_every_candidate_fits_and_recommends_30k_customers_in_time():
-    data = _random_interactions(30_000, 800, 600_000)
-    customers = data["customer_id"].unique()
-    seconds = {}
-    for name in recommenders.CANDIDATES:
-        started = time.perf_counter()
-        model = recommenders.build_recommender(name).fit(data)
-        fitted = time.perf_counter()
-        recs = model.recommend(customers, 10)
-        seconds[name] = (fitted - started, time.perf_counter() - fitted)
-        assert len(recs) == 10 * len(customers)
-    for name, (fit, rec) in seconds.items():
-        print(f"{name:<10} fit {fit:6.2f}s  recommend {rec:6.2f}s")
-    assert sum(fit + rec for fit, rec in seconds.values()) < 120
