@@ -301,7 +301,7 @@ def load_source(
             path: future.result().count for path, future in counting.items()
         }
     except duckdb.Error as error:
-        raise other_file_error(error, dict(enumerate(paths))) or error from None
+        raise other_file_error(error, paths) or error from None
     finally:
         counter.shutdown(wait=False, cancel_futures=True)  # on an error: count no further files
     # Customers on the erasure list: their rows are not loaded (order lines: without the id).
@@ -672,7 +672,7 @@ def load_source(
     except Exception as error:
         conn.execute("rollback")
         if isinstance(error, duckdb.Error):
-            raise other_file_error(error, dict(enumerate(paths))) or error from None
+            raise other_file_error(error, paths) or error from None
         raise
     warnings = (
         tuple(warning for path in files for warning in file_warnings.get(path, []))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -66,9 +66,9 @@ def file_fingerprint(path: str | Path) -> str:
     return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def other_file_error(error: duckdb.Error, paths: Mapping[int, str]) -> SourceError | None:
+def other_file_error(error: duckdb.Error, paths: Sequence[str]) -> SourceError | None:
     """The SourceError for a read that returned rows of another file than the one asked for, if
-    `error` was one (_same_file); `paths`: the files by number. The check fails in whichever
+    `error` was one (_same_file); `paths`: the files, indexed by their number. The check fails in whichever
     statement first reads the rows (for a Parquet file, one of the loader's passes), so the
     readers' callers (load_source, file_days) turn the error into this one."""
     message = str(error)
@@ -716,7 +716,7 @@ def file_days(config: Config, table: str, path: str) -> tuple[date, date] | None
             )
         ).fetchone()
     except duckdb.Error as error:
-        raise other_file_error(error, {0: path}) or error from None
+        raise other_file_error(error, [path]) or error from None
     finally:
         conn.close()
     return (first, last) if first is not None else None
